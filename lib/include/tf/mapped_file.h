@@ -1,0 +1,35 @@
+// A read-only view of a whole file: memory-mapped (default) or read into
+// anonymous memory (--no-mmap). Parsers see bytes and a size, never a stream,
+// and check every offset against size() before trusting it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tf {
+
+enum class LoadMode { Mmap, Read };
+
+class MappedFile {
+ public:
+  static std::shared_ptr<const MappedFile> open(const std::string& path, LoadMode mode = LoadMode::Mmap);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  LoadMode mode() const { return mode_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  LoadMode mode_ = LoadMode::Mmap;
+  bool mapped_ = false;
+};
+
+}  // namespace tf
