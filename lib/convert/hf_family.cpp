@@ -1,0 +1,92 @@
+#include "convert/hf_family.h"
+
+#include "tf/error.h"
+#include "tf/gguf.h"
+
+namespace tf::convert {
+using nlohmann::json;
+
+const json* find_hparam(const json& config, std::initializer_list<const char*> keys) {
+  for (const char* k : keys)
+    if (config.contains(k) && !config[k].is_null()) return &config[k];
+  return nullptr;
+}
+
+uint32_t hparam_u32(const json& value, const std::string& key) {
+  if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > int64_t(UINT32_MAX))
+    fail("config.json: \"", key, "\" must be a non-negative integer (got ", value.dump(), ")");
+  return uint32_t(value.get<int64_t>());
+}
+
+int layer_index(const std::string& name) {
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t end = name.find('.', start);
+    if (end == std::string::npos) end = name.size();
+    std::string part = name.substr(start, end - start);
+    if (!part.empty() && part.find_first_not_of("0123456789") == std::string::npos && part.size() < 9)
+      return std::stoi(part);
+    start = end + 1;
+  }
+  return -1;
+}
+
+void write_base_parameters(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w) {
+  using gguf::Value;
+  const json& c = ctx.config;
+  auto u32 = [&](const std::string& key, std::initializer_list<const char*> names, bool required = false) {
+    const json* v = find_hparam(c, names);
+    if (!v) {
+      if (required) fail(ctx.dir, "/config.json: missing ", *names.begin());
+      return;
+    }
+    w.set(arch + "." + key, Value::u32(hparam_u32(*v, *names.begin())));
+  };
+  auto f32 = [&](const std::string& key, std::initializer_list<const char*> names) {
+    const json* v = find_hparam(c, names);
+    if (!v) return;
+    if (!v->is_number()) fail(ctx.dir, "/config.json: \"", *names.begin(), "\" must be a number");
+    w.set(arch + "." + key, Value::f32(v->get<float>()));
+  };
+  u32("block_count", {"n_layers", "num_hidden_layers", "n_layer", "num_layers"}, true);
+  u32("context_length", {"max_position_embeddings", "n_ctx"});
+  u32("embedding_length", {"hidden_size", "n_embd"});
+  u32("feed_forward_length", {"intermediate_size", "n_inner"});
+  u32("attention.head_count", {"num_attention_heads", "n_head"});
+  u32("attention.head_count_kv", {"num_key_value_heads"});
+  if (find_hparam(c, {"rope_theta"})) {
+    f32("rope.freq_base", {"rope_theta"});
+  } else if (c.contains("rope_parameters") && c["rope_parameters"].is_object() &&
+             c["rope_parameters"].contains("rope_theta") && c["rope_parameters"]["rope_theta"].is_number()) {
+    // transformers 5 moved rope_theta into rope_parameters, where llama.cpp's
+    // converter (2025-02) does not look; it then relies on the runtime
+    // default of 10000. We write the key only when the value differs from
+    // that default, so files stay identical to llama.cpp's where it is right
+    // and correct where it is not.
+    double theta = c["rope_parameters"]["rope_theta"].get<double>();
+    if (theta != 10000.0) w.set(arch + ".rope.freq_base", Value::f32(float(theta)));
+  }
+  f32("attention.layer_norm_rms_epsilon", {"rms_norm_eps"});
+  f32("attention.layer_norm_epsilon", {"layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"});
+  u32("expert_count", {"num_local_experts"});
+  u32("expert_used_count", {"num_experts_per_tok"});
+  if (const json* hd = find_hparam(c, {"head_dim"})) {
+    w.set(arch + ".attention.key_length", Value::u32(hparam_u32(*hd, "head_dim")));
+    w.set(arch + ".attention.value_length", Value::u32(hparam_u32(*hd, "head_dim")));
+  }
+  w.set("general.file_type", Value::u32(ctx.file_type));
+}
+
+std::unique_ptr<HfFamily> family_for(const json& config, const std::string& dir) {
+  if (!config.contains("architectures") || !config["architectures"].is_array() || config["architectures"].empty() ||
+      !config["architectures"][0].is_string())
+    fail(dir, "/config.json: \"architectures\" must list the model class (e.g. [\"LlamaForCausalLM\"])");
+  std::string a = config["architectures"][0].get<std::string>();
+  if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "LLaMAForCausalLM") return make_llama_family();
+  if (a == "GPT2LMHeadModel" || a == "GPT2Model") return make_gpt2_family();
+  if (a == "BertModel" || a == "BertForMaskedLM") return make_bert_family();
+  fail(dir, "/config.json: architecture ", a, " is not supported by tf-convert hf yet (supported: LlamaForCausalLM, "
+       "MistralForCausalLM, GPT2LMHeadModel, BertModel, BertForMaskedLM)");
+}
+
+}  // namespace tf::convert

@@ -1,0 +1,72 @@
+// One converter family per llama.cpp architecture: how a Hugging Face
+// checkpoint's tensors are renamed / reshaped for GGUF and which
+// hyperparameter and tokenizer keys are written, in llama.cpp's order.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tf/tensor.h"
+
+namespace tf::gguf {
+class Writer;
+}
+
+namespace tf::convert {
+
+// How a tensor's data changes on the way into the GGUF file.
+enum class Transform {
+  None,
+  PermuteHeads,  // LLaMA q/k: HF's rotate-half row order -> GGML's interleaved pairs
+  Transpose,     // GPT-2 Conv1D weights are stored [in, out]
+};
+
+struct PlannedTensor {
+  std::string gguf_name;
+  std::string hf_name;  // source tensor (or "" for generated tensors)
+  Shape shape;          // PyTorch order, after the transform
+  Transform transform = Transform::None;
+  int64_t heads = 0;    // PermuteHeads
+  std::vector<float> generated;  // data of a generated tensor (rope_freqs)
+  bool keep_f32 = false;         // family rule: never half-precision
+};
+
+struct ConvertContext {
+  std::string dir;
+  nlohmann::json config;
+  uint32_t file_type = 1;  // llama.cpp's LlamaFileType: 0 f32, 1 f16, 32 bf16
+};
+
+class HfFamily {
+ public:
+  virtual ~HfFamily() = default;
+  virtual std::string arch() const = 0;
+  // Tensors made from nothing in the checkpoint, written first (llama3 rope_freqs).
+  virtual std::vector<PlannedTensor> extra_tensors(const ConvertContext&) const { return {}; }
+  // Zero or more GGUF tensors for one checkpoint tensor, in write order.
+  virtual std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& hf_name,
+                                                const Shape& shape) const = 0;
+  // {arch}.* hyperparameters incl. general.file_type, then the tokenizer keys.
+  virtual void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const = 0;
+  virtual void write_tokenizer(const ConvertContext& ctx, gguf::Writer& w) const = 0;
+};
+
+// The family for config.json's architectures[0]; tf::Error if unsupported.
+std::unique_ptr<HfFamily> family_for(const nlohmann::json& config, const std::string& dir);
+
+std::unique_ptr<HfFamily> make_llama_family();
+std::unique_ptr<HfFamily> make_gpt2_family();
+std::unique_ptr<HfFamily> make_bert_family();
+
+// Shared pieces of llama.cpp's base Model.set_gguf_parameters.
+void write_base_parameters(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w);
+// The first of `keys` present in config (llama.cpp's find_hparam), or nullptr.
+const nlohmann::json* find_hparam(const nlohmann::json& config, std::initializer_list<const char*> keys);
+uint32_t hparam_u32(const nlohmann::json& value, const std::string& key);
+// Layer index in an HF tensor name ("model.layers.12.mlp" -> 12), or -1.
+int layer_index(const std::string& hf_name);
+
+}  // namespace tf::convert

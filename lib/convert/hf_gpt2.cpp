@@ -1,0 +1,104 @@
+// GPT-2 checkpoints -> GGUF arch "gpt2" (llama.cpp GPT2Model).
+#include <map>
+
+#include "convert/hf_family.h"
+#include "convert/hf_vocab.h"
+#include "tf/error.h"
+#include "tf/gguf.h"
+
+namespace tf::convert {
+namespace {
+using nlohmann::json;
+
+const std::map<std::string, std::string> kLayerNames = {
+    {"ln_1", "attn_norm"},      {"attn.c_attn", "attn_qkv"}, {"attn.c_proj", "attn_output"},
+    {"ln_2", "ffn_norm"},       {"mlp.c_fc", "ffn_up"},      {"mlp.c_proj", "ffn_down"},
+};
+
+class Gpt2Family : public HfFamily {
+ public:
+  std::string arch() const override { return "gpt2"; }
+
+  std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& hf_name,
+                                        const Shape& shape) const override {
+    std::string name = hf_name.rfind("transformer.", 0) == 0 ? hf_name.substr(12) : hf_name;
+    // the causal-mask buffers of old checkpoints
+    if (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")) return {};
+    PlannedTensor t;
+    t.hf_name = hf_name;
+    t.shape = shape;
+    if (name == "wte.weight") {
+      t.gguf_name = "token_embd.weight";
+      // llama.cpp's GPT-2 graph reads a separate output matrix: the tied
+      // embedding is written twice, as llama.cpp's converter does.
+      PlannedTensor out = t;
+      out.gguf_name = "output.weight";
+      return {t, out};
+    }
+    if (name == "lm_head.weight") fail(ctx.dir, ": ", hf_name, ": an untied GPT-2 output head is not supported (llama.cpp writes the tied embedding as output.weight)");
+    if (name == "wpe.weight") {
+      t.gguf_name = "position_embd.weight";
+      t.keep_f32 = true;
+      return {t};
+    }
+    if (name == "ln_f.weight" || name == "ln_f.bias") {
+      t.gguf_name = "output_norm" + name.substr(4);
+      return {t};
+    }
+    int layer = layer_index(name);
+    std::string prefix = "h." + std::to_string(layer) + ".";
+    if (layer < 0 || name.rfind(prefix, 0) != 0) fail(unknown(ctx, hf_name));
+    std::string rest = name.substr(prefix.size());
+    size_t dot = rest.rfind('.');
+    std::string module = rest.substr(0, dot), suffix = rest.substr(dot);
+    auto it = kLayerNames.find(module);
+    if (it == kLayerNames.end() || (suffix != ".weight" && suffix != ".bias")) fail(unknown(ctx, hf_name));
+    t.gguf_name = "blk." + std::to_string(layer) + "." + it->second + suffix;
+    // Conv1D layers store [in, out]; GGUF wants [out, in] like every Linear
+    if (suffix == ".weight" && module != "ln_1" && module != "ln_2") {
+      if (shape.size() != 2) fail(ctx.dir, ": ", hf_name, " should be 2-D");
+      t.transform = Transform::Transpose;
+      t.shape = {shape[1], shape[0]};
+    }
+    return {t};
+  }
+
+  void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const override {
+    using gguf::Value;
+    const json& c = ctx.config;
+    auto get = [&](std::initializer_list<const char*> keys) {
+      const json* v = find_hparam(c, keys);
+      if (!v) fail(ctx.dir, "/config.json: missing ", *keys.begin());
+      return hparam_u32(*v, *keys.begin());
+    };
+    uint32_t n_embd = get({"n_embd"});
+    w.set("gpt2.block_count", Value::u32(get({"n_layer"})));
+    // llama.cpp requires n_ctx; configs saved without it have n_positions
+    w.set("gpt2.context_length", Value::u32(get({"n_ctx", "n_positions"})));
+    w.set("gpt2.embedding_length", Value::u32(n_embd));
+    w.set("gpt2.feed_forward_length", Value::u32(4 * n_embd));
+    w.set("gpt2.attention.head_count", Value::u32(get({"n_head"})));
+    const json* eps = find_hparam(c, {"layer_norm_epsilon"});
+    w.set("gpt2.attention.layer_norm_epsilon", Value::f32(eps ? eps->get<float>() : 1e-5f));
+    w.set("general.file_type", Value::u32(ctx.file_type));
+  }
+
+  void write_tokenizer(const ConvertContext& ctx, gguf::Writer& w) const override {
+    const json* n = find_hparam(ctx.config, {"vocab_size"});
+    GgufVocab v = hf_token_list(ctx.dir, n ? hparam_u32(*n, "vocab_size") : 0, "gpt2");
+    v.pre = detect_pre_tokenizer(ctx.dir);
+    add_special_vocab(ctx.dir, true, v);
+    write_vocab(w, v);
+  }
+
+ private:
+  static std::string unknown(const ConvertContext& ctx, const std::string& name) {
+    return ctx.dir + ": tensor " + name + " has no GGUF name in the gpt2 architecture";
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<HfFamily> make_gpt2_family() { return std::make_unique<Gpt2Family>(); }
+
+}  // namespace tf::convert
