@@ -1,7 +1,6 @@
 // BERT checkpoints -> GGUF arch "bert" (llama.cpp BertModel).
 #include <filesystem>
 #include <fstream>
-#include <map>
 
 #include "convert/hf_family.h"
 #include "convert/hf_vocab.h"
@@ -14,27 +13,26 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::map<std::string, std::string> kLayerNames = {
-    {"attention.self.query", "attn_q"},
-    {"attention.self.key", "attn_k"},
-    {"attention.self.value", "attn_v"},
-    {"attention.output.dense", "attn_output"},
-    {"attention.output.LayerNorm", "attn_output_norm"},
-    {"intermediate.dense", "ffn_up"},
-    {"output.dense", "ffn_down"},
-    {"output.LayerNorm", "layer_output_norm"},
-};
-
-const std::map<std::string, std::string> kEmbeddingNames = {
-    {"embeddings.word_embeddings", "token_embd"},
-    {"embeddings.position_embeddings", "position_embd"},
-    {"embeddings.token_type_embeddings", "token_types"},
-    {"embeddings.LayerNorm", "token_embd_norm"},
+const NameTable kNames = {
+    "encoder.layer.",
+    {{"attention.self.query", "attn_q"},
+     {"attention.self.key", "attn_k"},
+     {"attention.self.value", "attn_v"},
+     {"attention.output.dense", "attn_output"},
+     {"attention.output.LayerNorm", "attn_output_norm"},
+     {"intermediate.dense", "ffn_up"},
+     {"output.dense", "ffn_down"},
+     {"output.LayerNorm", "layer_output_norm"}},
+    {{"embeddings.word_embeddings", "token_embd"},
+     {"embeddings.position_embeddings", "position_embd"},
+     {"embeddings.token_type_embeddings", "token_types"},
+     {"embeddings.LayerNorm", "token_embd_norm"}},
 };
 
 class BertFamily : public HfFamily {
  public:
   std::string arch() const override { return "bert"; }
+  const NameTable& names() const override { return kNames; }
 
   std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& hf_name,
                                         const Shape& shape) const override {
@@ -43,23 +41,12 @@ class BertFamily : public HfFamily {
     if (name.rfind("cls.", 0) == 0 || name.rfind("pooler.", 0) == 0 || name == "embeddings.position_ids") return {};
     if (name.ends_with(".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
     if (name.ends_with(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
-    size_t dot = name.rfind('.');
-    if (dot == std::string::npos) fail(unknown(ctx, hf_name));
-    std::string module = name.substr(0, dot), suffix = name.substr(dot);
     PlannedTensor t;
     t.hf_name = hf_name;
     t.shape = shape;
-    if (auto e = kEmbeddingNames.find(module); e != kEmbeddingNames.end()) {
-      t.gguf_name = e->second + suffix;
-      t.keep_f32 = e->second == "position_embd" || e->second == "token_types";
-      return {t};
-    }
-    int layer = layer_index(name);
-    std::string prefix = "encoder.layer." + std::to_string(layer) + ".";
-    if (layer < 0 || module.rfind(prefix, 0) != 0) fail(unknown(ctx, hf_name));
-    auto it = kLayerNames.find(module.substr(prefix.size()));
-    if (it == kLayerNames.end()) fail(unknown(ctx, hf_name));
-    t.gguf_name = "blk." + std::to_string(layer) + "." + it->second + suffix;
+    t.gguf_name = kNames.to_gguf(name);
+    if (t.gguf_name.empty()) fail(ctx.dir + ": tensor " + hf_name + " has no GGUF name in the bert architecture");
+    t.keep_f32 = t.gguf_name == "position_embd.weight" || t.gguf_name == "token_types.weight";
     return {t};
   }
 
@@ -106,10 +93,6 @@ class BertFamily : public HfFamily {
     write_vocab(w, v);
   }
 
- private:
-  static std::string unknown(const ConvertContext& ctx, const std::string& name) {
-    return ctx.dir + ": tensor " + name + " has no GGUF name in the bert architecture";
-  }
 };
 
 }  // namespace

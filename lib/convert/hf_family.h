@@ -40,10 +40,23 @@ struct ConvertContext {
   uint32_t file_type = 1;  // llama.cpp's LlamaFileType: 0 f32, 1 f16, 32 bf16
 };
 
+// HF module names <-> GGUF names, both directions from one table. Layer
+// modules sit under `layer_prefix` + index ("model.layers.3."); the .weight /
+// .bias suffix carries over unchanged.
+struct NameTable {
+  std::string layer_prefix;
+  std::vector<std::pair<std::string, std::string>> layer;   // "self_attn.q_proj" -> "attn_q"
+  std::vector<std::pair<std::string, std::string>> global;  // "model.norm" -> "output_norm"
+
+  std::string to_gguf(const std::string& hf_name) const;    // "" when unknown
+  std::string to_hf(const std::string& gguf_name) const;    // "" when unknown
+};
+
 class HfFamily {
  public:
   virtual ~HfFamily() = default;
   virtual std::string arch() const = 0;
+  virtual const NameTable& names() const = 0;
   // Tensors made from nothing in the checkpoint, written first (llama3 rope_freqs).
   virtual std::vector<PlannedTensor> extra_tensors(const ConvertContext&) const { return {}; }
   // Zero or more GGUF tensors for one checkpoint tensor, in write order.
@@ -56,6 +69,9 @@ class HfFamily {
 
 // The family for config.json's architectures[0]; tf::Error if unsupported.
 std::unique_ptr<HfFamily> family_for(const nlohmann::json& config, const std::string& dir);
+
+// The family for a GGUF general.architecture; tf::Error if unsupported.
+std::unique_ptr<HfFamily> family_for_arch(const std::string& arch);
 
 std::unique_ptr<HfFamily> make_llama_family();
 std::unique_ptr<HfFamily> make_gpt2_family();

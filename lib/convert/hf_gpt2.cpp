@@ -1,5 +1,4 @@
 // GPT-2 checkpoints -> GGUF arch "gpt2" (llama.cpp GPT2Model).
-#include <map>
 
 #include "convert/hf_family.h"
 #include "convert/hf_vocab.h"
@@ -10,57 +9,54 @@ namespace tf::convert {
 namespace {
 using nlohmann::json;
 
-const std::map<std::string, std::string> kLayerNames = {
-    {"ln_1", "attn_norm"},      {"attn.c_attn", "attn_qkv"}, {"attn.c_proj", "attn_output"},
-    {"ln_2", "ffn_norm"},       {"mlp.c_fc", "ffn_up"},      {"mlp.c_proj", "ffn_down"},
+const NameTable kNames = {
+    "transformer.h.",
+    {{"ln_1", "attn_norm"},
+     {"attn.c_attn", "attn_qkv"},
+     {"attn.c_proj", "attn_output"},
+     {"ln_2", "ffn_norm"},
+     {"mlp.c_fc", "ffn_up"},
+     {"mlp.c_proj", "ffn_down"}},
+    {{"transformer.wte", "token_embd"}, {"transformer.wpe", "position_embd"}, {"transformer.ln_f", "output_norm"}},
 };
+
+// Conv1D weights are stored [in, out]
+bool is_conv1d_weight(const std::string& gguf_name) {
+  return gguf_name.ends_with(".weight") && gguf_name.rfind("blk.", 0) == 0 &&
+         gguf_name.find("_norm.") == std::string::npos;
+}
 
 class Gpt2Family : public HfFamily {
  public:
   std::string arch() const override { return "gpt2"; }
+  const NameTable& names() const override { return kNames; }
 
   std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& hf_name,
                                         const Shape& shape) const override {
-    std::string name = hf_name.rfind("transformer.", 0) == 0 ? hf_name.substr(12) : hf_name;
+    // the prefix is optional in GPT-2 checkpoints
+    std::string name = hf_name.rfind("transformer.", 0) == 0 ? hf_name : "transformer." + hf_name;
     // the causal-mask buffers of old checkpoints
     if (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")) return {};
+    if (name == "transformer.lm_head.weight")
+      fail(ctx.dir, ": ", hf_name, ": an untied GPT-2 output head is not supported (llama.cpp writes the tied "
+           "embedding as output.weight)");
     PlannedTensor t;
     t.hf_name = hf_name;
     t.shape = shape;
-    if (name == "wte.weight") {
-      t.gguf_name = "token_embd.weight";
-      // llama.cpp's GPT-2 graph reads a separate output matrix: the tied
-      // embedding is written twice, as llama.cpp's converter does.
-      PlannedTensor out = t;
-      out.gguf_name = "output.weight";
-      return {t, out};
-    }
-    if (name == "lm_head.weight") fail(ctx.dir, ": ", hf_name, ": an untied GPT-2 output head is not supported (llama.cpp writes the tied embedding as output.weight)");
-    if (name == "wpe.weight") {
-      t.gguf_name = "position_embd.weight";
-      t.keep_f32 = true;
-      return {t};
-    }
-    if (name == "ln_f.weight" || name == "ln_f.bias") {
-      t.gguf_name = "output_norm" + name.substr(4);
-      return {t};
-    }
-    int layer = layer_index(name);
-    std::string prefix = "h." + std::to_string(layer) + ".";
-    if (layer < 0 || name.rfind(prefix, 0) != 0) fail(unknown(ctx, hf_name));
-    std::string rest = name.substr(prefix.size());
-    size_t dot = rest.rfind('.');
-    std::string module = rest.substr(0, dot), suffix = rest.substr(dot);
-    auto it = kLayerNames.find(module);
-    if (it == kLayerNames.end() || (suffix != ".weight" && suffix != ".bias")) fail(unknown(ctx, hf_name));
-    t.gguf_name = "blk." + std::to_string(layer) + "." + it->second + suffix;
-    // Conv1D layers store [in, out]; GGUF wants [out, in] like every Linear
-    if (suffix == ".weight" && module != "ln_1" && module != "ln_2") {
+    t.gguf_name = kNames.to_gguf(name);
+    if (t.gguf_name.empty()) fail(ctx.dir + ": tensor " + hf_name + " has no GGUF name in the gpt2 architecture");
+    if (t.gguf_name == "position_embd.weight") t.keep_f32 = true;
+    if (is_conv1d_weight(t.gguf_name)) {
       if (shape.size() != 2) fail(ctx.dir, ": ", hf_name, " should be 2-D");
       t.transform = Transform::Transpose;
       t.shape = {shape[1], shape[0]};
     }
-    return {t};
+    if (t.gguf_name != "token_embd.weight") return {t};
+    // llama.cpp's GPT-2 graph reads a separate output matrix: the tied
+    // embedding is written twice, as llama.cpp's converter does.
+    PlannedTensor out = t;
+    out.gguf_name = "output.weight";
+    return {t, out};
   }
 
   void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const override {
@@ -91,10 +87,6 @@ class Gpt2Family : public HfFamily {
     write_vocab(w, v);
   }
 
- private:
-  static std::string unknown(const ConvertContext& ctx, const std::string& name) {
-    return ctx.dir + ": tensor " + name + " has no GGUF name in the gpt2 architecture";
-  }
 };
 
 }  // namespace

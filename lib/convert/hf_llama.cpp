@@ -1,7 +1,6 @@
 // LLaMA and Mistral checkpoints -> GGUF arch "llama" (llama.cpp LlamaModel).
 #include <cmath>
 #include <filesystem>
-#include <map>
 
 #include "convert/hf_family.h"
 #include "convert/hf_vocab.h"
@@ -14,11 +13,18 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const std::map<std::string, std::string> kLayerNames = {
-    {"input_layernorm", "attn_norm"},  {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},
-    {"self_attn.v_proj", "attn_v"},    {"self_attn.o_proj", "attn_output"},
-    {"post_attention_layernorm", "ffn_norm"}, {"mlp.gate_proj", "ffn_gate"}, {"mlp.up_proj", "ffn_up"},
-    {"mlp.down_proj", "ffn_down"},
+const NameTable kNames = {
+    "model.layers.",
+    {{"input_layernorm", "attn_norm"},
+     {"self_attn.q_proj", "attn_q"},
+     {"self_attn.k_proj", "attn_k"},
+     {"self_attn.v_proj", "attn_v"},
+     {"self_attn.o_proj", "attn_output"},
+     {"post_attention_layernorm", "ffn_norm"},
+     {"mlp.gate_proj", "ffn_gate"},
+     {"mlp.up_proj", "ffn_up"},
+     {"mlp.down_proj", "ffn_down"}},
+    {{"model.embed_tokens", "token_embd"}, {"lm_head", "output"}, {"model.norm", "output_norm"}},
 };
 
 // rope_scaling (transformers 4) or rope_parameters (transformers 5)
@@ -38,6 +44,7 @@ std::string rope_type(const json* r) {
 class LlamaFamily : public HfFamily {
  public:
   std::string arch() const override { return "llama"; }
+  const NameTable& names() const override { return kNames; }
 
   std::vector<PlannedTensor> extra_tensors(const ConvertContext& ctx) const override {
     const json& c = ctx.config;
@@ -78,31 +85,15 @@ class LlamaFamily : public HfFamily {
     PlannedTensor t;
     t.hf_name = name;
     t.shape = shape;
-    if (name == "model.embed_tokens.weight") {
-      t.gguf_name = "token_embd.weight";
-    } else if (name == "lm_head.weight") {
-      t.gguf_name = "output.weight";
-    } else if (name == "model.norm.weight") {
-      t.gguf_name = "output_norm.weight";
-    } else {
-      int layer = layer_index(name);
-      std::string prefix = "model.layers." + std::to_string(layer) + ".";
-      if (layer < 0 || name.rfind(prefix, 0) != 0) fail(unknown(ctx, name));
-      std::string rest = name.substr(prefix.size());
-      size_t dot = rest.rfind('.');
-      std::string module = rest.substr(0, dot), suffix = rest.substr(dot);
-      auto it = kLayerNames.find(module);
-      if (it == kLayerNames.end() || (suffix != ".weight" && suffix != ".bias")) fail(unknown(ctx, name));
-      t.gguf_name = "blk." + std::to_string(layer) + "." + it->second + suffix;
-      if (module == "self_attn.q_proj" || module == "self_attn.k_proj") {
-        t.transform = Transform::PermuteHeads;
-        const json* heads = find_hparam(ctx.config, {"num_attention_heads"});
-        const json* kv = find_hparam(ctx.config, {"num_key_value_heads"});
-        t.heads = heads ? heads->get<int64_t>() : 0;
-        if (module == "self_attn.k_proj" && kv && kv->get<int64_t>() != t.heads) t.heads = kv->get<int64_t>();
-        if (t.heads <= 0 || shape[0] % t.heads != 0 || (shape[0] / t.heads) % 2 != 0)
-          fail(ctx.dir, ": ", name, " has ", shape[0], " rows, which do not split into ", t.heads, " heads of even size");
-      }
+    t.gguf_name = kNames.to_gguf(name);
+    if (t.gguf_name.empty()) fail(unknown(ctx, name));
+    bool q = t.gguf_name.find(".attn_q.") != std::string::npos;
+    bool k = t.gguf_name.find(".attn_k.") != std::string::npos;
+    if (q || k) {
+      t.transform = Transform::PermuteHeads;
+      t.heads = rotary_heads(ctx.config, k);
+      if (t.heads <= 0 || shape[0] % t.heads != 0 || (shape[0] / t.heads) % 2 != 0)
+        fail(ctx.dir, ": ", name, " has ", shape[0], " rows, which do not split into ", t.heads, " heads of even size");
     }
     return {t};
   }
@@ -148,6 +139,14 @@ class LlamaFamily : public HfFamily {
   }
 
  private:
+  // q is permuted per attention head, k per key/value head
+  static int64_t rotary_heads(const json& c, bool k) {
+    const json* heads = find_hparam(c, {"num_attention_heads"});
+    const json* kv = find_hparam(c, {"num_key_value_heads"});
+    int64_t n = heads && heads->is_number_integer() ? heads->get<int64_t>() : 0;
+    if (k && kv && kv->is_number_integer()) n = kv->get<int64_t>();
+    return n;
+  }
   static int64_t head_dim(const json& c) {
     if (const json* hd = find_hparam(c, {"head_dim"})) return hd->get<int64_t>();
     int64_t hidden = c.value("hidden_size", int64_t(0)), heads = c.value("num_attention_heads", int64_t(0));

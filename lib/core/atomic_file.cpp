@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <vector>
 
@@ -44,7 +46,41 @@ class Sha256 {
   EVP_MD_CTX* ctx_ = EVP_MD_CTX_new();
 };
 
+// Temporary paths of open AtomicFiles, readable from a signal handler: fixed
+// slots, no allocation, claimed and released with atomics.
+constexpr int kSlots = 32;
+constexpr size_t kPathMax = 4096;
+char g_temp_paths[kSlots][kPathMax];
+std::atomic<bool> g_slot_used[kSlots];
+
+int claim_slot(const std::string& path) {
+  if (path.size() >= kPathMax) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    bool expected = false;
+    if (g_slot_used[i].compare_exchange_strong(expected, true)) {
+      std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void release_slot(int slot) {
+  if (slot >= 0) g_slot_used[slot].store(false);
+}
+
+extern "C" void remove_temp_files_and_die(int sig) {
+  for (int i = 0; i < kSlots; ++i)
+    if (g_slot_used[i].load()) ::unlink(g_temp_paths[i]);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 }  // namespace
+
+void remove_temp_files_on_signals() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, remove_temp_files_and_die);
+}
 
 struct AtomicFile::Hasher : Sha256 {};
 
@@ -59,6 +95,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), hasher_(std::
   fd_ = mkstemp(buf.data());
   if (fd_ < 0) fail(path_, ": cannot create a temporary file in ", dir, ": ", std::strerror(errno));
   temp_path_ = buf.data();
+  slot_ = claim_slot(temp_path_);
   fchmod(fd_, 0644);
   buffer_.reset(new uint8_t[kBufferSize]);
 }
@@ -66,6 +103,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), hasher_(std::
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  release_slot(slot_);
 }
 
 void AtomicFile::flush_buffer() {
@@ -115,6 +153,8 @@ std::string AtomicFile::commit() {
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0)
     fail(path_, ": cannot rename temporary file into place: ", std::strerror(errno));
   committed_ = true;
+  release_slot(slot_);
+  slot_ = -1;
   return hasher_->finish();
 }
 

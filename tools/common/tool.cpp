@@ -5,6 +5,7 @@
 #include <iostream>
 #include <new>
 
+#include "tf/atomic_file.h"
 #include "tf/error.h"
 #include "tf/log.h"
 
@@ -15,6 +16,7 @@ int run(const std::string& name, const std::string& description, int argc, char*
   // A closed stdout becomes EPIPE on write, which io::emit turns into
   // BrokenPipe; output files are then cleaned up by unwinding.
   std::signal(SIGPIPE, SIG_IGN);
+  remove_temp_files_on_signals();
   set_log_prefix(name);
   auto error = [&](const std::string& what, int code) {
     std::fflush(stdout);

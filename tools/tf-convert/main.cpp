@@ -23,6 +23,16 @@ void add_hf(CLI::App& app) {
   cmd->callback([] { tf::io::emit(tf::io::model_record(tf::convert_hf_to_gguf(dir, out, opts))); });
 }
 
+void add_gguf(CLI::App& app) {
+  auto* cmd = app.add_subcommand("gguf", "GGUF -> Hugging Face folder (config.json, model.safetensors, tokenizer)");
+  static std::string in, out;
+  cmd->add_option("GGUF", in, "input GGUF file ('-': the last model record on stdin)")->required();
+  cmd->add_option("-o,--output", out, "output folder")->required();
+  cmd->callback([] {
+    tf::io::emit(tf::io::model_record(tf::convert_gguf_to_hf(tf::io::resolve_model_arg(in, std::cin), out)));
+  });
+}
+
 void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Describe a model (GGUF, safetensors or HF folder) as one JSON record");
   static std::string path;
@@ -81,6 +91,7 @@ int main(int argc, char** argv) {
                        [](CLI::App& app) {
                          app.require_subcommand(1);
                          add_hf(app);
+                         add_gguf(app);
                          add_info(app);
                          add_synth(app);
                        });

@@ -36,7 +36,14 @@ class AtomicFile {
   std::unique_ptr<Hasher> hasher_;
   std::unique_ptr<uint8_t[]> buffer_;
   size_t buffered_ = 0;
+  int slot_ = -1;  // in the signal handler's registry
 };
+
+// Installs SIGINT / SIGTERM / SIGHUP handlers that remove the temporary files
+// of every AtomicFile still open, then die of the signal as usual. (SIGKILL
+// cannot be caught: then a hidden ".<name>.tmp.*" file stays behind, but the
+// target path never holds a half-written file.)
+void remove_temp_files_on_signals();
 
 // SHA-256 of a file's contents, hex.
 std::string sha256_file(const std::string& path);

@@ -49,3 +49,15 @@ struct SynthOptions {
 io::ModelInfo synth_model(const SynthSpec& spec, const std::string& out, const SynthOptions& options);
 
 }  // namespace tf
+
+namespace tf {
+
+// A GGUF file (llama, gpt2, bert; f32/f16/bf16 tensors) to a Hugging Face
+// folder: config.json, model.safetensors and the tokenizer files the GGUF
+// holds (tokenizer.model for SentencePiece vocabularies, vocab.json +
+// merges.txt + tokenizer.json for GPT-2 BPE, vocab.txt for WordPiece), plus
+// tokenizer_config.json. Undoes the converter's q/k permutation and Conv1D
+// transposes, so HF -> GGUF -> HF gives the original tensors.
+io::ModelInfo convert_gguf_to_hf(const std::string& gguf_path, const std::string& out_dir);
+
+}  // namespace tf
