@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "convert/hf_family.h"
 #include "convert/sentencepiece_model.h"
@@ -169,9 +170,45 @@ std::vector<std::string> write_tokenizer(const gguf::File& f, const fs::path& di
       text += w + "\n";
     }
     write_text_file((dir / "vocab.txt").string(), text);
+    bool lower = !has_upper;  // an uncased vocabulary has no capitals outside [SPECIAL] tokens
+    json vocab = json::object(), added = json::array();
+    std::istringstream lines(text);
+    std::string word;
+    for (size_t i = 0; std::getline(lines, word); ++i) {
+      vocab[word] = i;
+      if (types64[i] == 3)
+        added.push_back({{"id", i}, {"content", word}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                         {"normalized", false}, {"special", true}});
+    }
+    std::string cls = tc.value("cls_token", "[CLS]"), sep = tc.value("sep_token", "[SEP]");
+    auto id_of = [&](const std::string& t) { return vocab.contains(t) ? vocab[t].get<uint64_t>() : 0; };
+    json tj = {
+        {"version", "1.0"},
+        {"truncation", nullptr},
+        {"padding", nullptr},
+        {"added_tokens", added},
+        {"normalizer",
+         {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+          {"strip_accents", nullptr}, {"lowercase", lower}}},
+        {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+        {"post_processor",
+         {{"type", "TemplateProcessing"},
+          {"single", {{{"SpecialToken", {{"id", cls}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                      {{"SpecialToken", {{"id", sep}, {"type_id", 0}}}}}},
+          {"pair", {{{"SpecialToken", {{"id", cls}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                    {{"SpecialToken", {{"id", sep}, {"type_id", 0}}}}, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}},
+                    {{"SpecialToken", {{"id", sep}, {"type_id", 1}}}}}},
+          {"special_tokens",
+           {{cls, {{"id", cls}, {"ids", {id_of(cls)}}, {"tokens", {cls}}}},
+            {sep, {{"id", sep}, {"ids", {id_of(sep)}}, {"tokens", {sep}}}}}}}},
+        {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
+        {"model",
+         {{"type", "WordPiece"}, {"unk_token", tc.value("unk_token", "[UNK]")}, {"continuing_subword_prefix", "##"},
+          {"max_input_chars_per_word", 100}, {"vocab", vocab}}}};
+    write_json_file((dir / "tokenizer.json").string(), tj);
     tc["tokenizer_class"] = "BertTokenizer";
-    tc["do_lower_case"] = !has_upper;  // an uncased vocabulary has no capitals outside [SPECIAL] tokens
-    written.push_back("vocab.txt");
+    tc["do_lower_case"] = lower;
+    written.insert(written.end(), {"vocab.txt", "tokenizer.json"});
   } else {
     log("warning: tokenizer model '", model, "' is not exported; the folder has no tokenizer");
     return written;

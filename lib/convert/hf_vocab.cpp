@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -201,7 +202,16 @@ void add_special_vocab(const std::string& dir, bool load_merges, GgufVocab& v) {
                             : (t.is_object() && t.contains("content") && t["content"].is_string())
                                 ? t["content"].get<std::string>()
                                 : std::string();
-      if (content.empty() || !tj.contains("added_tokens") || !tj["added_tokens"].is_array()) continue;
+      if (content.empty()) continue;
+      if (!fs::exists(tokenizer_path)) {
+        // No tokenizer.json (e.g. a folder tf-convert gguf wrote for a
+        // SentencePiece model): look the token up in the vocabulary itself.
+        // llama.cpp would drop it; with tokenizer.json present both agree.
+        auto it = std::find(v.tokens.begin(), v.tokens.end(), content);
+        if (it != v.tokens.end()) set_id(type, it - v.tokens.begin(), tc_path.string());
+        continue;
+      }
+      if (!tj.contains("added_tokens") || !tj["added_tokens"].is_array()) continue;
       for (const auto& a : tj["added_tokens"]) {
         if (a.is_object() && a.value("content", "") == content && a.contains("id") && a["id"].is_number_integer()) {
           set_id(type, a["id"].get<int64_t>(), tc_path.string());

@@ -30,8 +30,8 @@ json value_json(const gguf::Value& v) {
     case ValueType::INT64: return v.as_i64();
     case ValueType::ARRAY: {
       json items = json::array();
-      size_t n = v.items().size();
-      for (size_t i = 0; i < n && i < kArrayHead; ++i) items.push_back(value_json(v.items()[i]));
+      size_t n = v.size();
+      for (size_t i = 0; i < n && i < kArrayHead; ++i) items.push_back(value_json(v.at(i)));
       if (n <= kArrayHead) return items;
       return json{{"array", gguf::value_type_name(v.element_type())}, {"n", n}, {"head", items}};
     }

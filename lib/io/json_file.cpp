@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "formats/strict_json.h"
 #include "tf/atomic_file.h"
 #include "tf/error.h"
 
@@ -13,13 +14,9 @@ nlohmann::json read_json_file(const std::string& path) {
   if (!in) fail(path, ": cannot open");
   std::ostringstream text;
   text << in.rdbuf();
-  try {
-    nlohmann::json j = nlohmann::json::parse(text.str());
-    if (!j.is_object()) fail(path, ": expected a JSON object at the top level");
-    return j;
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": invalid JSON: ", e.what());
-  }
+  nlohmann::json j = json::parse_strict(text.str(), path);
+  if (!j.is_object()) fail(path, ": expected a JSON object at the top level");
+  return j;
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& value) {
