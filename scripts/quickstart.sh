@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-TF_BUILD_TESTS=OFF scripts/build.sh default
+scripts/build.sh default
 bin=build/bin
 work="${TMPDIR:-/tmp}/trustformers-quickstart"
 mkdir -p "$work"
