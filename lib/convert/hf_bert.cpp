@@ -13,21 +13,7 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const NameTable kNames = {
-    "encoder.layer.",
-    {{"attention.self.query", "attn_q"},
-     {"attention.self.key", "attn_k"},
-     {"attention.self.value", "attn_v"},
-     {"attention.output.dense", "attn_output"},
-     {"attention.output.LayerNorm", "attn_output_norm"},
-     {"intermediate.dense", "ffn_up"},
-     {"output.dense", "ffn_down"},
-     {"output.LayerNorm", "layer_output_norm"}},
-    {{"embeddings.word_embeddings", "token_embd"},
-     {"embeddings.position_embeddings", "position_embd"},
-     {"embeddings.token_type_embeddings", "token_types"},
-     {"embeddings.LayerNorm", "token_embd_norm"}},
-};
+const NameTable& kNames = models::tensor_names(hf::Arch::Bert);
 
 class BertFamily : public HfFamily {
  public:

@@ -31,43 +31,6 @@ int layer_index(const std::string& name) {
   return -1;
 }
 
-namespace {
-// "a.b.weight" -> {"a.b", ".weight"}
-std::pair<std::string, std::string> split_suffix(const std::string& name) {
-  size_t dot = name.rfind('.');
-  if (dot == std::string::npos) return {name, ""};
-  return {name.substr(0, dot), name.substr(dot)};
-}
-}  // namespace
-
-std::string NameTable::to_gguf(const std::string& hf_name) const {
-  auto [module, suffix] = split_suffix(hf_name);
-  if (suffix != ".weight" && suffix != ".bias") return "";
-  for (const auto& [hf, gg] : global)
-    if (module == hf) return gg + suffix;
-  if (module.rfind(layer_prefix, 0) != 0) return "";
-  std::string rest = module.substr(layer_prefix.size());
-  size_t dot = rest.find('.');
-  if (dot == std::string::npos || rest.find_first_not_of("0123456789") != dot || dot == 0) return "";
-  for (const auto& [hf, gg] : layer)
-    if (rest.compare(dot + 1, std::string::npos, hf) == 0) return "blk." + rest.substr(0, dot) + "." + gg + suffix;
-  return "";
-}
-
-std::string NameTable::to_hf(const std::string& gguf_name) const {
-  auto [module, suffix] = split_suffix(gguf_name);
-  if (suffix != ".weight" && suffix != ".bias") return "";
-  for (const auto& [hf, gg] : global)
-    if (module == gg) return hf + suffix;
-  if (module.rfind("blk.", 0) != 0) return "";
-  std::string rest = module.substr(4);
-  size_t dot = rest.find('.');
-  if (dot == std::string::npos || rest.find_first_not_of("0123456789") != dot || dot == 0) return "";
-  for (const auto& [hf, gg] : layer)
-    if (rest.compare(dot + 1, std::string::npos, gg) == 0) return layer_prefix + rest.substr(0, dot) + "." + hf + suffix;
-  return "";
-}
-
 void write_base_parameters(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w) {
   using gguf::Value;
   const json& c = ctx.config;

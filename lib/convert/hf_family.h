@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/tensor_names.h"
 #include "tf/tensor.h"
 
 namespace tf::gguf {
@@ -40,17 +41,7 @@ struct ConvertContext {
   uint32_t file_type = 1;  // llama.cpp's LlamaFileType: 0 f32, 1 f16, 32 bf16
 };
 
-// HF module names <-> GGUF names, both directions from one table. Layer
-// modules sit under `layer_prefix` + index ("model.layers.3."); the .weight /
-// .bias suffix carries over unchanged.
-struct NameTable {
-  std::string layer_prefix;
-  std::vector<std::pair<std::string, std::string>> layer;   // "self_attn.q_proj" -> "attn_q"
-  std::vector<std::pair<std::string, std::string>> global;  // "model.norm" -> "output_norm"
-
-  std::string to_gguf(const std::string& hf_name) const;    // "" when unknown
-  std::string to_hf(const std::string& gguf_name) const;    // "" when unknown
-};
+using models::NameTable;
 
 class HfFamily {
  public:

@@ -9,16 +9,7 @@ namespace tf::convert {
 namespace {
 using nlohmann::json;
 
-const NameTable kNames = {
-    "transformer.h.",
-    {{"ln_1", "attn_norm"},
-     {"attn.c_attn", "attn_qkv"},
-     {"attn.c_proj", "attn_output"},
-     {"ln_2", "ffn_norm"},
-     {"mlp.c_fc", "ffn_up"},
-     {"mlp.c_proj", "ffn_down"}},
-    {{"transformer.wte", "token_embd"}, {"transformer.wpe", "position_embd"}, {"transformer.ln_f", "output_norm"}},
-};
+const NameTable& kNames = models::tensor_names(hf::Arch::Gpt2);
 
 // Conv1D weights are stored [in, out]
 bool is_conv1d_weight(const std::string& gguf_name) {

@@ -13,19 +13,7 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-const NameTable kNames = {
-    "model.layers.",
-    {{"input_layernorm", "attn_norm"},
-     {"self_attn.q_proj", "attn_q"},
-     {"self_attn.k_proj", "attn_k"},
-     {"self_attn.v_proj", "attn_v"},
-     {"self_attn.o_proj", "attn_output"},
-     {"post_attention_layernorm", "ffn_norm"},
-     {"mlp.gate_proj", "ffn_gate"},
-     {"mlp.up_proj", "ffn_up"},
-     {"mlp.down_proj", "ffn_down"}},
-    {{"model.embed_tokens", "token_embd"}, {"lm_head", "output"}, {"model.norm", "output_norm"}},
-};
+const NameTable& kNames = models::tensor_names(hf::Arch::Llama);
 
 // rope_scaling (transformers 4) or rope_parameters (transformers 5)
 const json* rope_config(const json& c) {
