@@ -15,7 +15,10 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/rope.h"
 #include "tf/half.h"
 #include "tf/rng.h"
 #include "tf/thread_pool.h"
@@ -117,6 +120,79 @@ void BM_StreamRead(benchmark::State& state, int threads) {
   state.counters["GB/s"] = benchmark::Counter(double(bytes), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The cost of one parallel_for with no work: what a decode step pays per
+// threaded kernel call.
+void BM_PoolDispatch(benchmark::State& state, int threads) {
+  std::vector<size_t> sink(64);
+  for (auto _ : state) pool(threads).parallel_for(64, 1, [&](size_t b, size_t, int) { sink[b]++; });
+  benchmark::DoNotOptimize(sink.data());
+}
+
+void BM_RmsNorm(benchmark::State& state, size_t rows, size_t dim, int threads) {
+  auto x = random_floats(rows * dim, 1), w = random_floats(dim, 2);
+  std::vector<float> y(rows * dim);
+  for (auto _ : state) tf::kernels::rms_norm(x.data(), w.data(), y.data(), rows, dim, 1e-5f, false, &pool(threads));
+  state.counters["GB/s"] = benchmark::Counter(8.0 * rows * dim, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Swiglu(benchmark::State& state, size_t n, int threads) {
+  auto g = random_floats(n, 1), u = random_floats(n, 2);
+  std::vector<float> y(n);
+  for (auto _ : state) tf::kernels::swiglu(g.data(), u.data(), y.data(), n, &pool(threads));
+  state.counters["Gelem/s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Rope(benchmark::State& state, size_t tokens, tf::kernels::RopeLayout layout, int threads) {
+  const size_t heads = 32, hd = 64;
+  auto x = random_floats(tokens * heads * hd, 1);
+  std::vector<int32_t> pos(tokens);
+  for (size_t t = 0; t < tokens; ++t) pos[t] = int32_t(t + 100);
+  std::vector<float> f(hd / 2);
+  tf::kernels::rope_inv_freq(10000.0f, hd, f.data());
+  for (auto _ : state)
+    tf::kernels::rope(x.data(), tokens, heads, hd, hd, pos.data(), f.data(), layout, 1.0f, 0, &pool(threads));
+  state.counters["Gelem/s"] = benchmark::Counter(double(tokens * heads * hd), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Softmax(benchmark::State& state, size_t rows, size_t cols, int threads) {
+  auto x = random_floats(rows * cols, 1);
+  std::vector<float> y(rows * cols);
+  for (auto _ : state) tf::kernels::softmax(x.data(), y.data(), rows, cols, 1.0f, 0.0f, &pool(threads));
+  state.counters["Gelem/s"] = benchmark::Counter(double(rows * cols), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Argmax(benchmark::State& state, size_t n) {
+  auto x = random_floats(n, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(tf::kernels::argmax(x.data(), n));
+  state.counters["Gelem/s"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// TinyLlama attention: 32 query heads, 4 kv heads of 64, n_kv cached positions.
+void BM_Attention(benchmark::State& state, size_t n_q, size_t n_kv, DType kv_type, int threads) {
+  const size_t heads = 32, kv_heads = 4, hd = 64, cache = kv_heads * n_kv * hd;
+  auto q = random_floats(n_q * heads * hd, 1), kf = random_floats(cache, 2), vf = random_floats(cache, 3);
+  std::vector<uint16_t> kh(cache), vh(cache);
+  tf::f32_to_f16(kf.data(), kh.data(), cache);
+  tf::f32_to_f16(vf.data(), vh.data(), cache);
+  std::vector<float> out(n_q * heads * hd);
+  tf::kernels::AttentionArgs a;
+  a.n_q = n_q;
+  a.n_heads = heads;
+  a.n_kv_heads = kv_heads;
+  a.head_dim = hd;
+  a.q = q.data();
+  a.kv_type = kv_type;
+  a.k = kv_type == DType::F16 ? static_cast<const void*>(kh.data()) : kf.data();
+  a.v = kv_type == DType::F16 ? static_cast<const void*>(vh.data()) : vf.data();
+  a.n_kv = n_kv;
+  a.out = out.data();
+  for (auto _ : state) tf::kernels::attention(a, pool(threads));
+  // q·k and p·v over the visible (causal) keys
+  double pairs = 0;
+  for (size_t i = 0; i < n_q; ++i) pairs += double(n_kv - n_q + i + 1);
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * pairs * heads * hd, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const char* type_name(DType t) { return t == DType::F32 ? "f32" : t == DType::F16 ? "f16" : "bf16"; }
 const char* path_name(MatmulPath p) {
   switch (p) {
@@ -132,6 +208,28 @@ void register_all() {
     benchmark::RegisterBenchmark(("stream_read/t" + std::to_string(t)).c_str(), BM_StreamRead, t)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
+
+  for (int t : {1, 2}) {
+    const std::string ts = "/t" + std::to_string(t);
+    auto reg = [&](const std::string& name, auto fn, auto... args) {
+      benchmark::RegisterBenchmark((name + ts).c_str(), fn, args..., t)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    };
+    reg("pool_dispatch", BM_PoolDispatch);
+    reg("rms_norm/1x2048", BM_RmsNorm, size_t(1), size_t(2048));
+    reg("rms_norm/512x2048", BM_RmsNorm, size_t(512), size_t(2048));
+    reg("swiglu/5632", BM_Swiglu, size_t(5632));
+    reg("swiglu/512x5632", BM_Swiglu, size_t(512 * 5632));
+    reg("rope/neox/1x32x64", BM_Rope, size_t(1), tf::kernels::RopeLayout::NeoX);
+    reg("rope/neox/512x32x64", BM_Rope, size_t(512), tf::kernels::RopeLayout::NeoX);
+    reg("rope/normal/512x32x64", BM_Rope, size_t(512), tf::kernels::RopeLayout::Normal);
+    reg("softmax/1x32000", BM_Softmax, size_t(1), size_t(32000));
+    reg("softmax/32x512", BM_Softmax, size_t(32), size_t(512));
+    reg("attention/f32/q1/kv512", BM_Attention, size_t(1), size_t(512), DType::F32);
+    reg("attention/f16/q1/kv512", BM_Attention, size_t(1), size_t(512), DType::F16);
+    reg("attention/f32/q512/kv512", BM_Attention, size_t(512), size_t(512), DType::F32);
+    reg("attention/f16/q512/kv512", BM_Attention, size_t(512), size_t(512), DType::F16);
+  }
+  benchmark::RegisterBenchmark("argmax/32000", BM_Argmax, size_t(32000))->Unit(benchmark::kMicrosecond);
 
   // TinyLlama-1.1B: hidden 2048, 32 q heads / 4 kv heads of 64, MLP 5632, vocab 32000.
   const std::pair<size_t, size_t> shapes[] = {{2048, 2048}, {2048, 256}, {2048, 5632}, {5632, 2048}, {2048, 32000}};

@@ -45,6 +45,13 @@ inline float hsum(__m256 v) {
 
 // ---------------------------------------------------------------- decode
 
+// The 8 horizontal sums of a[0..7] in one vector (lane i = Σ a[i]).
+inline __m256 hsum8(const __m256 a[8]) {
+  __m256 lo = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+  __m256 hi = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
 template <class L, int MB, int R>
 inline void dot_tile(const float* x, size_t ldx, size_t K, const typename L::T* w, size_t ws, const float* bias,
                      float* y, size_t ldy) {
@@ -68,8 +75,15 @@ inline void dot_tile(const float* x, size_t ldx, size_t K, const typename L::T* 
       for (int r = 0; r < R; ++r) acc[m][r] = _mm256_fmadd_ps(xv, wv[r], acc[m][r]);
     }
   }
-  for (int m = 0; m < MB; ++m)
-    for (int r = 0; r < R; ++r) y[m * ldy + r] = hsum(acc[m][r]) + (bias ? bias[r] : 0.0f);
+  if constexpr (MB * R == 8) {
+    alignas(32) float sums[8];
+    _mm256_store_ps(sums, hsum8(&acc[0][0]));
+    for (int m = 0; m < MB; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = sums[m * R + r] + (bias ? bias[r] : 0.0f);
+  } else {
+    for (int m = 0; m < MB; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = hsum(acc[m][r]) + (bias ? bias[r] : 0.0f);
+  }
 }
 
 // 16 registers: at most 2 x rows x 4 W rows of accumulators at a time.
