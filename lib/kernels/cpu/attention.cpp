@@ -1,0 +1,169 @@
+// Attention driver (ISA-independent): for each query row and each group of
+// query heads that share a kv head, the scores come from matmul's dot kernels
+// (the group's heads are the rows of x, the cached keys the rows of W, so
+// each key is read once per group), then ops' softmax (scale and soft-cap
+// included), then P·V. The causal mask and the sliding window only narrow
+// the key range. Also the scalar P·V and the naive reference.
+#include "kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/attention_impl.h"
+#include "kernels/cpu/matmul_impl.h"
+#include "kernels/cpu/ops_impl.h"
+#include "tf/cpu_features.h"
+#include "tf/error.h"
+#include "tf/half.h"
+#include "tf/thread_pool.h"
+
+namespace tf::kernels {
+namespace attn {
+namespace {
+
+template <class T>
+float value(const T* p, size_t i) {
+  if constexpr (sizeof(T) == 2)
+    return f16_to_f32(p[i]);
+  else
+    return p[i];
+}
+
+template <class T>
+void pv_scalar(const float* p, size_t ps, size_t rows, size_t L, const void* vv, size_t vs, size_t hd, float* out,
+               size_t os) {
+  const T* v = static_cast<const T*>(vv);
+  for (size_t r = 0; r < rows; ++r) {
+    float* o = out + r * os;
+    for (size_t d = 0; d < hd; ++d) o[d] = 0.0f;
+    for (size_t j = 0; j < L; ++j) {
+      const float pj = p[r * ps + j];
+      for (size_t d = 0; d < hd; ++d) o[d] += pj * value(v + j * vs, d);
+    }
+  }
+}
+
+const AttnTable kScalar{&pv_scalar<float>, &pv_scalar<uint16_t>};
+
+}  // namespace
+
+const AttnTable& attn_table(int level) {
+  if (level >= 2) return avx512::table();
+  if (level == 1) return avx2::table();
+  return kScalar;
+}
+
+}  // namespace attn
+
+namespace {
+
+AttentionArgs with_defaults(const AttentionArgs& in) {
+  AttentionArgs a = in;
+  if (a.n_kv_heads == 0 || a.n_heads % a.n_kv_heads)
+    fail("attention: n_heads (", a.n_heads, ") must be a multiple of n_kv_heads (", a.n_kv_heads, ")");
+  if (a.kv_type != DType::F32 && a.kv_type != DType::F16)
+    fail("attention: KV cache of type ", dtype_name(a.kv_type), " is not supported (f32, f16)");
+  if (a.q_stride == 0) a.q_stride = a.n_heads * a.head_dim;
+  if (a.out_stride == 0) a.out_stride = a.n_heads * a.head_dim;
+  if (a.kv_head_stride == 0) a.kv_head_stride = a.n_kv * a.head_dim;
+  if (a.scale == 0.0f) a.scale = 1.0f / std::sqrt(float(a.head_dim));
+  return a;
+}
+
+// Keys [lo, hi] that query row i sees; empty when hi < lo.
+void key_range(const AttentionArgs& a, size_t i, int64_t& lo, int64_t& hi) {
+  const int64_t p = a.q_pos ? int64_t(a.q_pos[i]) : int64_t(a.n_kv) - int64_t(a.n_q) + int64_t(i);
+  hi = a.causal ? std::min<int64_t>(p, int64_t(a.n_kv) - 1) : int64_t(a.n_kv) - 1;
+  lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
+}
+
+}  // namespace
+
+void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
+  const AttentionArgs a = with_defaults(in);
+  if (level < 0) level = cpu_level();
+  if (level > cpu_features().level())
+    fail("attention: ISA level ", level, " requested but this CPU supports ", cpu_features().level());
+  if (a.n_q == 0 || a.n_heads == 0 || a.head_dim == 0) return;
+  const mm::TypeKernels& dot = *mm::type_kernels(a.kv_type, level);
+  const ops::OpsTable& ops = ops::ops_table(level);
+  const attn::PvFn pv = a.kv_type == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;
+  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
+  const size_t elt = a.kv_type == DType::F16 ? 2 : 4;
+
+  // Tasks: (kv head, chunk of its query heads, query row), query row fastest
+  // so that a thread's consecutive tasks reuse the same keys from cache. The
+  // group is cut into chunks only when there are too few tasks to go round
+  // (decode with few kv heads).
+  const size_t threads = size_t(pool.size());
+  size_t n_chunks = 1;
+  while (a.n_kv_heads * n_chunks * a.n_q < 2 * threads && n_chunks < group) n_chunks *= 2;
+  n_chunks = std::min(n_chunks, group);
+  const size_t chunk = (group + n_chunks - 1) / n_chunks;
+  const size_t tasks = a.n_kv_heads * n_chunks * a.n_q;
+  const char* kb = static_cast<const char*>(a.k);
+  const char* vb = static_cast<const char*>(a.v);
+
+  pool.parallel_for(tasks, 1, [&](size_t tb, size_t te, int) {
+    thread_local std::vector<float> scores;
+    for (size_t task = tb; task < te; ++task) {
+      const size_t i = task % a.n_q, c = task / a.n_q % n_chunks, g = task / a.n_q / n_chunks;
+      const size_t h0 = g * group + c * chunk, h1 = std::min(g * group + group, h0 + chunk);
+      if (h0 >= h1) continue;
+      const size_t rows = h1 - h0;
+      float* out = a.out + i * a.out_stride + h0 * hd;
+      int64_t lo, hi;
+      key_range(a, i, lo, hi);
+      if (hi < lo) {
+        std::fill(out, out + rows * hd, 0.0f);
+        continue;
+      }
+      const size_t L = size_t(hi - lo + 1);
+      if (scores.size() < rows * L) scores.resize(rows * L);
+      const size_t kv_off = (g * a.kv_head_stride + size_t(lo) * hd) * elt;
+      dot.dot_rows(a.q + i * a.q_stride + h0 * hd, hd * sizeof(float), rows, hd, kb + kv_off, hd * elt, nullptr, 0, L,
+                   scores.data(), L);
+      ops.softmax(scores.data(), scores.data(), rows, L, a.scale, a.softcap);
+      pv(scores.data(), L, rows, L, vb + kv_off, hd, hd, out, hd);
+    }
+  });
+}
+
+void attention_ref(const AttentionArgs& in) {
+  const AttentionArgs a = with_defaults(in);
+  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
+  auto kv = [&](const void* base, size_t g, size_t j, size_t d) {
+    const size_t at = g * a.kv_head_stride + j * hd + d;
+    return a.kv_type == DType::F16 ? f16_to_f32(static_cast<const uint16_t*>(base)[at])
+                                   : static_cast<const float*>(base)[at];
+  };
+  std::vector<float> s(a.n_kv);
+  for (size_t i = 0; i < a.n_q; ++i)
+    for (size_t h = 0; h < a.n_heads; ++h) {
+      const size_t g = h / group;
+      const float* q = a.q + i * a.q_stride + h * hd;
+      float* out = a.out + i * a.out_stride + h * hd;
+      int64_t lo, hi;
+      key_range(a, i, lo, hi);
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = lo; j <= hi; ++j) {
+        float dot = 0;
+        for (size_t d = 0; d < hd; ++d) dot += q[d] * kv(a.k, g, size_t(j), d);
+        float z = dot * a.scale;
+        if (a.softcap > 0) z = std::tanh(z / a.softcap) * a.softcap;
+        s[size_t(j)] = z;
+        mx = std::max(mx, z);
+      }
+      float sum = 0;
+      for (int64_t j = lo; j <= hi; ++j) sum += s[size_t(j)] = std::exp(s[size_t(j)] - mx);
+      for (size_t d = 0; d < hd; ++d) {
+        float o = 0;
+        for (int64_t j = lo; j <= hi; ++j) o += s[size_t(j)] / sum * kv(a.v, g, size_t(j), d);
+        out[d] = o;
+      }
+    }
+}
+
+}  // namespace tf::kernels

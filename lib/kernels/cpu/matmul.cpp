@@ -1,0 +1,289 @@
+// matmul: argument checks, the choice between the decode and prompt paths,
+// threading, the GEMM blocking loops, and the scalar kernels (level 0, and
+// the twins of the SIMD kernels in matmul_avx2.cpp / matmul_avx512.cpp).
+#include "kernels/cpu/matmul.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "kernels/cpu/matmul_impl.h"
+#include "tf/cpu_features.h"
+#include "tf/error.h"
+#include "tf/half.h"
+#include "tf/thread_pool.h"
+
+namespace tf::kernels {
+namespace mm {
+
+namespace scalar {
+namespace {
+
+struct F32 {
+  using T = float;
+  static float get(const float* p, size_t i) { return p[i]; }
+};
+struct F16 {
+  using T = uint16_t;
+  static float get(const uint16_t* p, size_t i) { return f16_to_f32(p[i]); }
+};
+struct BF16 {
+  using T = uint16_t;
+  static float get(const uint16_t* p, size_t i) { return bf16_to_f32(p[i]); }
+};
+
+template <class L>
+void dot_rows(const void* xv, size_t x_stride, size_t M, size_t K, const void* wv, size_t w_stride,
+              const float* bias, size_t n0, size_t n1, float* y, size_t ldy) {
+  using T = typename L::T;
+  const float* x = static_cast<const float*>(xv);
+  const size_t ldx = x_stride / sizeof(float), ws = w_stride / sizeof(T);
+  const T* w = static_cast<const T*>(wv);
+  for (size_t n = n0; n < n1; ++n)
+    for (size_t m = 0; m < M; ++m) {
+      float s = 0;
+      for (size_t k = 0; k < K; ++k) s += x[m * ldx + k] * L::get(w + n * ws, k);
+      y[m * ldy + n] = s + (bias ? bias[n] : 0.0f);
+    }
+}
+
+constexpr size_t kNR = 8, kMR = 4;
+
+template <class L>
+void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst) {
+  using T = typename L::T;
+  const T* w = static_cast<const T*>(wv);
+  const size_t ws = w_stride / sizeof(T);
+  for (size_t k = 0; k < kc; ++k)
+    for (size_t j = 0; j < kNR; ++j) dst[k * kNR + j] = j < n_rows ? L::get(w + j * ws, k0 + k) : 0.0f;
+}
+
+template <int MR>
+void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid, const float* bias,
+             bool accumulate) {
+  float acc[MR][kNR] = {};
+  for (size_t k = 0; k < kc; ++k)
+    for (int i = 0; i < MR; ++i)
+      for (size_t j = 0; j < kNR; ++j) acc[i][j] += a[k * kMR + size_t(i)] * b[k * kNR + j];
+  for (int i = 0; i < MR; ++i)
+    for (size_t j = 0; j < n_valid; ++j) {
+      float* cij = c + size_t(i) * ldc + j;
+      *cij = accumulate ? *cij + acc[i][j] : acc[i][j] + (bias ? bias[j] : 0.0f);
+    }
+}
+
+template <class L>
+constexpr TypeKernels make_type() {
+  TypeKernels t;
+  t.dot_rows = &dot_rows<L>;
+  t.pack_w = &pack_w<L>;
+  return t;
+}
+
+constexpr GemmKernel make_gemm() {
+  GemmKernel g;
+  g.mr = kMR;
+  g.nr = kNR;
+  g.kc = 256;
+  g.nc = 128;
+  g.ukernel[1] = &ukernel<1>;
+  g.ukernel[2] = &ukernel<2>;
+  g.ukernel[3] = &ukernel<3>;
+  g.ukernel[4] = &ukernel<4>;
+  return g;
+}
+
+}  // namespace
+
+const IsaTable& table() {
+  static const IsaTable t{make_gemm(), make_type<F32>(), make_type<F16>(), make_type<BF16>()};
+  return t;
+}
+
+}  // namespace scalar
+
+namespace {
+const IsaTable& isa_table(int level) {
+  if (level >= 2) return avx512::table();
+  if (level == 1) return avx2::table();
+  return scalar::table();
+}
+}  // namespace
+
+const TypeKernels* type_kernels(DType t, int level) {
+  const IsaTable& tab = isa_table(level);
+  switch (t) {
+    case DType::F32: return &tab.f32;
+    case DType::F16: return &tab.f16;
+    case DType::BF16: return &tab.bf16;
+    default: return nullptr;
+  }
+}
+
+const GemmKernel* gemm_kernel(int level) {
+  const GemmKernel& g = isa_table(level).gemm;
+  return g.mr ? &g : nullptr;
+}
+
+void pack_a(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, float* dst) {
+  for (size_t i = rows; i < mr; ++i)
+    for (size_t k = 0; k < K; ++k) dst[k * mr + i] = 0.0f;
+  // Row-major reads, strided writes: each row streams through once.
+  for (size_t i = 0; i < rows; ++i) {
+    const float* xi = x + i * ldx;
+    for (size_t k = 0; k < K; ++k) dst[k * mr + i] = xi[k];
+  }
+}
+
+}  // namespace mm
+
+namespace {
+
+// Per-thread, 64-byte aligned, grow-only scratch. Pool threads live as long
+// as the pool, so the buffers are reused from call to call.
+class Scratch {
+ public:
+  ~Scratch() { std::free(p_); }
+  float* get(size_t n) {
+    if (n > cap_) {
+      std::free(p_);
+      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!p_) fail("matmul: out of memory for a ", bytes, "-byte scratch buffer");
+      cap_ = n;
+    }
+    return p_;
+  }
+
+ private:
+  float* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+Scratch& a_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+Scratch& b_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Below this M the GEMV (no packing, W streamed once) beats the GEMM; see
+// bench/kernels_bench.cpp (BM_MatmulSkinny).
+size_t gemv_max_m(int level) { return level >= 1 ? 4 : 2; }
+
+void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
+  // Hand out rows in groups of 4 so every chunk but the last runs the 4-row
+  // tiles; aim at >= 32 KiB of W per chunk so the dispatch cost is amortised.
+  const size_t row_bytes = a.w_stride;
+  const size_t quads = (a.N + 3) / 4;
+  const size_t grain = std::max<size_t>(1, (32 << 10) / (4 * row_bytes + 1));
+  const size_t x_stride = a.ldx * sizeof(float);
+  pool.parallel_for(quads, grain, [&](size_t b, size_t e, int) {
+    tk.dot_rows(a.x, x_stride, a.M, a.K, a.w, a.w_stride, a.bias, 4 * b, std::min(a.N, 4 * e), a.y, a.ldy);
+  });
+}
+
+void run_gemm(const MatmulArgs& a, const mm::TypeKernels& tk, const mm::GemmKernel& gk, ThreadPool& pool) {
+  const size_t M = a.M, N = a.N, K = a.K, MR = gk.mr, NR = gk.nr;
+  const size_t m_panels = (M + MR - 1) / MR;
+  float* ap = a_scratch().get(m_panels * MR * K);
+  pool.parallel_for(m_panels, 1, [&](size_t b, size_t e, int) {
+    for (size_t p = b; p < e; ++p) mm::pack_a(a.x + p * MR * a.ldx, a.ldx, std::min(MR, M - p * MR), K, MR, ap + p * MR * K);
+  });
+
+  // Tasks are nc-column blocks of y, split along M as well when there are
+  // too few of them to keep every thread busy (e.g. N = 256 for k/v).
+  const size_t nc = gk.nc, kc_max = gk.kc;
+  const size_t n_blocks = (N + nc - 1) / nc;
+  const size_t threads = size_t(pool.size());
+  size_t m_split = 1;
+  while (n_blocks * m_split < 4 * threads && m_panels >= 8 * m_split) m_split *= 2;
+  const size_t panels_per_task = (m_panels + m_split - 1) / m_split;
+  const char* w = static_cast<const char*>(a.w);
+
+  pool.parallel_for(n_blocks * m_split, 1, [&](size_t tb, size_t te, int) {
+    float* bp = b_scratch().get(kc_max * nc);
+    for (size_t task = tb; task < te; ++task) {
+      const size_t n_lo = task / m_split * nc, n_hi = std::min(N, n_lo + nc);
+      const size_t p_lo = task % m_split * panels_per_task, p_hi = std::min(m_panels, p_lo + panels_per_task);
+      for (size_t k0 = 0; k0 < K; k0 += kc_max) {
+        const size_t kc = std::min(kc_max, K - k0);
+        for (size_t n = n_lo, j = 0; n < n_hi; n += NR, ++j)
+          tk.pack_w(w + n * a.w_stride, a.w_stride, std::min(NR, n_hi - n), k0, kc, bp + j * kc * NR);
+        for (size_t p = p_lo; p < p_hi; ++p) {
+          const size_t m0 = p * MR, mr = std::min(MR, M - m0);
+          const float* apan = ap + p * MR * K + k0 * MR;
+          for (size_t n = n_lo, j = 0; n < n_hi; n += NR, ++j)
+            gk.ukernel[mr](kc, apan, bp + j * kc * NR, a.y + m0 * a.ldy + n, a.ldy, std::min(NR, n_hi - n),
+                           a.bias ? a.bias + n : nullptr, k0 > 0);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+bool matmul_supported(DType w_type) { return mm::type_kernels(w_type, 0) != nullptr; }
+
+void matmul(const MatmulArgs& in, ThreadPool& pool, MatmulPath path, int level) {
+  MatmulArgs a = in;
+  if (level < 0) level = cpu_level();
+  if (level > cpu_features().level())
+    fail("matmul: ISA level ", level, " requested but this CPU supports ", cpu_features().level());
+  const mm::TypeKernels* tk = mm::type_kernels(a.w_type, level);
+  if (!tk) fail("matmul: weights of type ", dtype_name(a.w_type), " are not supported");
+  if (a.ldx == 0) a.ldx = a.K;
+  if (a.ldy == 0) a.ldy = a.N;
+  const size_t elem = traits(a.w_type).type_size;
+  if (a.w_stride == 0) a.w_stride = a.K * elem;
+  if (a.ldx < a.K || a.ldy < a.N || a.w_stride < a.K * elem || a.w_stride % elem)
+    fail("matmul: bad strides (ldx ", a.ldx, ", ldy ", a.ldy, ", w_stride ", a.w_stride, " bytes) for M=", a.M,
+         " N=", a.N, " K=", a.K);
+  if (a.M == 0 || a.N == 0) return;
+  if (a.K == 0) {
+    for (size_t m = 0; m < a.M; ++m)
+      for (size_t n = 0; n < a.N; ++n) a.y[m * a.ldy + n] = a.bias ? a.bias[n] : 0.0f;
+    return;
+  }
+
+  const mm::GemmKernel* gk = mm::gemm_kernel(level);
+  if (path == MatmulPath::Auto) path = a.M <= gemv_max_m(level) || !gk ? MatmulPath::Gemv : MatmulPath::Gemm;
+  switch (path) {
+    case MatmulPath::Blas:
+      return mm::matmul_blas(a.x, a.ldx, a.M, a.K, a.w, a.w_type, a.w_stride, a.bias, a.y, a.ldy, a.N, pool);
+    case MatmulPath::Gemm:
+      if (gk && tk->pack_w) return run_gemm(a, *tk, *gk, pool);
+      [[fallthrough]];
+    default:
+      return run_gemv(a, *tk, pool);
+  }
+}
+
+void matmul(const float* x, const void* w, DType w_type, const float* bias, float* y, size_t M, size_t N, size_t K) {
+  MatmulArgs a;
+  a.M = M;
+  a.N = N;
+  a.K = K;
+  a.x = x;
+  a.w = w;
+  a.w_type = w_type;
+  a.bias = bias;
+  a.y = y;
+  matmul(a, default_pool());
+}
+
+void matmul_ref(const MatmulArgs& in) {
+  MatmulArgs a = in;
+  const mm::TypeKernels* tk = mm::type_kernels(a.w_type, 0);
+  if (!tk) fail("matmul_ref: weights of type ", dtype_name(a.w_type), " are not supported");
+  if (a.ldx == 0) a.ldx = a.K;
+  if (a.ldy == 0) a.ldy = a.N;
+  if (a.w_stride == 0) a.w_stride = a.K * traits(a.w_type).type_size;
+  tk->dot_rows(a.x, a.ldx * sizeof(float), a.M, a.K, a.w, a.w_stride, a.bias, 0, a.N, a.y, a.ldy);
+}
+
+}  // namespace tf::kernels

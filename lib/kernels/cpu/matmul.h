@@ -1,0 +1,59 @@
+// Linear layers: y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias[N]).
+//
+// x and y are f32, row-major. W is stored as HF / GGUF store it: N rows (one
+// per output feature) of K contiguous elements, in its own dtype (f32, f16,
+// bf16; the ggml block types plug into the same table later). W is read in
+// place — typically straight from a memory-mapped file — and never converted
+// up front.
+//
+// Two regimes, picked from M:
+//  - decode (small M): a GEMV that streams W once, converting each vector on
+//    the fly, with the N rows split across the pool's threads. Memory bound.
+//  - prompt (large M): a packed, cache-blocked GEMM whose microkernel keeps an
+//    MR x NR tile of y in registers; W panels are converted to f32 while they
+//    are packed. Compute bound.
+// f32 weights are always computed in f32 (golden tests need ~1e-4 on logits);
+// f16 and bf16 weights are widened exactly, so every path accumulates f32
+// products of the exact weight values.
+#pragma once
+#include <cstddef>
+
+#include "tf/dtype.h"
+
+namespace tf {
+class ThreadPool;
+}
+
+namespace tf::kernels {
+
+struct MatmulArgs {
+  size_t M = 0, N = 0, K = 0;
+  const float* x = nullptr;  // [M, K], rows ldx floats apart (0: K)
+  size_t ldx = 0;
+  const void* w = nullptr;  // [N, K] of w_type, rows w_stride bytes apart (0: packed rows)
+  DType w_type = DType::F32;
+  size_t w_stride = 0;
+  const float* bias = nullptr;  // [N] or nullptr
+  float* y = nullptr;           // [M, N], rows ldy floats apart (0: N); must not overlap x or w
+  size_t ldy = 0;
+};
+
+// Which implementation runs. Auto picks per shape from measurements (see
+// matmul.cpp); the others exist for tests and benchmarks.
+enum class MatmulPath { Auto, Gemv, Gemm, Blas };
+
+// y = x·Wᵀ + bias on `pool`. level: ISA level (0 scalar, 1 AVX2, 2 AVX-512);
+// -1 means cpu_level(). A level above what the CPU has is an error.
+void matmul(const MatmulArgs& args, ThreadPool& pool, MatmulPath path = MatmulPath::Auto, int level = -1);
+
+// Contiguous operands, default pool.
+void matmul(const float* x, const void* w, DType w_type, const float* bias, float* y, size_t M, size_t N, size_t K);
+
+// Whether matmul() accepts weights of this type.
+bool matmul_supported(DType w_type);
+
+// The slow, obviously-correct version: one f32 dot product per output, k in
+// order. Single-threaded; what every other path is tested against.
+void matmul_ref(const MatmulArgs& args);
+
+}  // namespace tf::kernels

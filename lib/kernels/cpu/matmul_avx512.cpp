@@ -1,0 +1,244 @@
+// AVX-512 matmul kernels (scalar twins in matmul.cpp).
+#include "kernels/cpu/avx512_intrin.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "kernels/cpu/matmul_impl.h"
+
+namespace tf::kernels::mm::avx512 {
+namespace {
+
+// Weight loaders: 16 elements of W widened exactly to f32. The masked forms
+// read nothing past the mask, so row tails never touch memory beyond W.
+struct F32 {
+  using T = float;
+  static __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+  static __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct F16 {
+  using T = uint16_t;
+  static __m512 load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+};
+struct BF16 {
+  using T = uint16_t;
+  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+  static __m512 load(const uint16_t* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static __m512 load(const uint16_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+};
+
+inline __mmask16 tail_mask(size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+
+// Not _mm512_reduce_add_ps: GCC 12 expands it through _mm256_undefined_pd,
+// which trips -Wuninitialized (GCC bug 105593).
+inline float hsum(__m512 v) {
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));
+  v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1));
+  __m128 s = _mm512_castps512_ps128(v);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// ---------------------------------------------------------------- decode
+
+// The 16 horizontal sums of a[0..15] in one vector (lane i = Σ a[i]): a
+// transpose-and-add tree of 45 instructions instead of 16 separate hsums,
+// which matters when K is short (attention's head_dim).
+[[gnu::always_inline]] inline __m512 hsum16(const __m512 (&a)[4][4]) {
+  __m512 u[4];
+  for (int q = 0; q < 4; ++q) {
+    const __m512(&b)[4] = a[q];
+    __m512 s01 = _mm512_add_ps(_mm512_unpacklo_ps(b[0], b[1]), _mm512_unpackhi_ps(b[0], b[1]));
+    __m512 s23 = _mm512_add_ps(_mm512_unpacklo_ps(b[2], b[3]), _mm512_unpackhi_ps(b[2], b[3]));
+    // each 128-bit lane: partial sums of b[0], b[1], b[2], b[3]
+    u[q] = _mm512_add_ps(_mm512_shuffle_ps(s01, s23, 0x44), _mm512_shuffle_ps(s01, s23, 0xee));
+  }
+  __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x44), _mm512_shuffle_f32x4(u[0], u[1], 0xee));
+  __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x44), _mm512_shuffle_f32x4(u[2], u[3], 0xee));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, 0x88), _mm512_shuffle_f32x4(w01, w23, 0xdd));
+}
+
+// MB rows of x against R rows of W. R independent accumulators per x row
+// hide the FMA latency; each W vector is widened once and used MB times.
+template <class L, int MB, int R>
+inline void dot_tile(const float* x, size_t ldx, size_t K, const typename L::T* w, size_t ws, const float* bias,
+                     float* y, size_t ldy) {
+  __m512 acc[MB][R];
+  for (int m = 0; m < MB; ++m)
+    for (int r = 0; r < R; ++r) acc[m][r] = _mm512_setzero_ps();
+  size_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = L::load(w + r * ws + k);
+    for (int m = 0; m < MB; ++m) {
+      __m512 xv = _mm512_loadu_ps(x + m * ldx + k);
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_fmadd_ps(xv, wv[r], acc[m][r]);
+    }
+  }
+  if (k < K) {
+    __mmask16 mask = tail_mask(K - k);
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = L::load(w + r * ws + k, mask);
+    for (int m = 0; m < MB; ++m) {
+      __m512 xv = _mm512_maskz_loadu_ps(mask, x + m * ldx + k);
+      for (int r = 0; r < R; ++r) acc[m][r] = _mm512_fmadd_ps(xv, wv[r], acc[m][r]);
+    }
+  }
+  if constexpr (MB * R == 16) {
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, hsum16(acc));
+    for (int m = 0; m < MB; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = sums[m * R + r] + (bias ? bias[r] : 0.0f);
+  } else {
+    for (int m = 0; m < MB; ++m)
+      for (int r = 0; r < R; ++r) y[m * ldy + r] = hsum(acc[m][r]) + (bias ? bias[r] : 0.0f);
+  }
+}
+
+template <class L, int R>
+inline void dot_block(const float* x, size_t ldx, size_t M, size_t K, const typename L::T* w, size_t ws,
+                      const float* bias, float* y, size_t ldy) {
+  size_t m = 0;
+  for (; m + 4 <= M; m += 4) dot_tile<L, 4, R>(x + m * ldx, ldx, K, w, ws, bias, y + m * ldy, ldy);
+  switch (M - m) {
+    case 3: dot_tile<L, 3, R>(x + m * ldx, ldx, K, w, ws, bias, y + m * ldy, ldy); break;
+    case 2: dot_tile<L, 2, R>(x + m * ldx, ldx, K, w, ws, bias, y + m * ldy, ldy); break;
+    case 1: dot_tile<L, 1, R>(x + m * ldx, ldx, K, w, ws, bias, y + m * ldy, ldy); break;
+    default: break;
+  }
+}
+
+template <class L>
+void dot_rows(const void* xv, size_t x_stride, size_t M, size_t K, const void* wv, size_t w_stride,
+              const float* bias, size_t n0, size_t n1, float* y, size_t ldy) {
+  using T = typename L::T;
+  const float* x = static_cast<const float*>(xv);
+  const size_t ldx = x_stride / sizeof(float), ws = w_stride / sizeof(T);
+  const T* w = static_cast<const T*>(wv);
+  constexpr int R = 4;
+  size_t n = n0;
+  for (; n + R <= n1; n += R) dot_block<L, R>(x, ldx, M, K, w + n * ws, ws, bias ? bias + n : nullptr, y + n, ldy);
+  for (; n < n1; ++n) dot_block<L, 1>(x, ldx, M, K, w + n * ws, ws, bias ? bias + n : nullptr, y + n, ldy);
+}
+
+// ---------------------------------------------------------------- prompt
+
+constexpr int kNR = 32;  // two vectors of y columns
+constexpr int kMR = 12;  // 24 accumulators + 2 B vectors + a broadcast: 27 of 32 registers
+
+// In-register transpose of a 16x16 block: r[i] lane j -> r[j] lane i.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xee);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+  }
+  // r[4q + j], 128-bit lane L now holds column 4L + j of rows 4q..4q+3.
+  for (int j = 0; j < 4; ++j) {
+    __m512 a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    __m512 b = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
+    __m512 c = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    __m512 d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    t[j] = _mm512_shuffle_f32x4(a, c, 0x88);
+    t[8 + j] = _mm512_shuffle_f32x4(a, c, 0xdd);
+    t[4 + j] = _mm512_shuffle_f32x4(b, d, 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(b, d, 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+template <class L>
+void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst) {
+  using T = typename L::T;
+  const T* w = static_cast<const T*>(wv) + k0;
+  const size_t ws = w_stride / sizeof(T);
+  for (size_t k = 0; k < kc; k += 16) {
+    const size_t kn = std::min<size_t>(16, kc - k);
+    const __mmask16 mask = tail_mask(kn);
+    for (size_t g = 0; g < kNR / 16; ++g) {
+      __m512 r[16];
+      for (size_t i = 0; i < 16; ++i) {
+        size_t row = g * 16 + i;
+        if (row >= n_rows)
+          r[i] = _mm512_setzero_ps();
+        else
+          r[i] = kn == 16 ? L::load(w + row * ws + k) : L::load(w + row * ws + k, mask);
+      }
+      transpose16(r);
+      for (size_t c = 0; c < kn; ++c) _mm512_store_ps(dst + (k + c) * kNR + g * 16, r[c]);
+    }
+  }
+}
+
+template <int MR>
+void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid, const float* bias,
+             bool accumulate) {
+  __m512 c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (size_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  const __mmask16 m0 = tail_mask(n_valid), m1 = n_valid > 16 ? tail_mask(n_valid - 16) : 0;
+  __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
+  if (!accumulate && bias) {
+    add0 = _mm512_maskz_loadu_ps(m0, bias);
+    add1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+  }
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    __m512 v0 = c0[i], v1 = c1[i];
+    if (accumulate) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ci));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ci + 16));
+    } else {
+      v0 = _mm512_add_ps(v0, add0);
+      v1 = _mm512_add_ps(v1, add1);
+    }
+    _mm512_mask_storeu_ps(ci, m0, v0);
+    _mm512_mask_storeu_ps(ci + 16, m1, v1);
+  }
+}
+
+template <int... I>
+constexpr GemmKernel make_gemm(std::integer_sequence<int, I...>) {
+  GemmKernel g;
+  g.mr = kMR;
+  g.nr = kNR;
+  g.kc = 256;
+  g.nc = 256;
+  ((g.ukernel[I + 1] = &ukernel<I + 1>), ...);
+  return g;
+}
+
+template <class L>
+constexpr TypeKernels make_type() {
+  TypeKernels t;
+  t.dot_rows = &dot_rows<L>;
+  t.pack_w = &pack_w<L>;
+  return t;
+}
+
+}  // namespace
+
+const IsaTable& table() {
+  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), make_type<F32>(), make_type<F16>(),
+                          make_type<BF16>()};
+  return t;
+}
+
+}  // namespace tf::kernels::mm::avx512
