@@ -1,0 +1,398 @@
+#include "models/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/matmul.h"
+#include "tf/error.h"
+#include "tf/gguf.h"
+#include "tf/half.h"
+#include "tf/model.h"
+#include "tf/thread_pool.h"
+
+namespace tf::models {
+namespace {
+
+std::vector<float> to_f32(const Tensor* t) {
+  if (!t) return {};
+  Tensor f = t->to(DType::F32);
+  return {f.data_as<float>(), f.data_as<float>() + f.numel()};
+}
+
+Linear linear(const Weights& w, const std::string& name, bool required = true) {
+  Linear l;
+  l.w = required ? &w.get(name + ".weight") : w.find(name + ".weight");
+  if (l.w) {
+    if (l.w->ndim() != 2) fail(w.path(), ": ", name, ".weight is not a matrix");
+    if (!kernels::matmul_supported(l.w->dtype()))
+      fail(w.path(), ": ", name, ".weight has type ", dtype_name(l.w->dtype()), ", which matmul does not support yet");
+    l.b = to_f32(w.find(name + ".bias"));
+    if (!l.b.empty() && int64_t(l.b.size()) != l.w->dim(0)) fail(w.path(), ": ", name, ".bias has the wrong size");
+  }
+  return l;
+}
+
+NormWeights norm(const Weights& w, const std::string& name, int64_t dim) {
+  NormWeights n;
+  n.w = to_f32(w.find(name + ".weight"));
+  n.b = to_f32(w.find(name + ".bias"));
+  if ((!n.w.empty() && int64_t(n.w.size()) != dim) || (!n.b.empty() && int64_t(n.b.size()) != dim))
+    fail(w.path(), ": ", name, " has the wrong size");
+  return n;
+}
+
+kernels::Activation activation(hf::Activation a) {
+  switch (a) {
+    case hf::Activation::Silu: return kernels::Activation::Silu;
+    case hf::Activation::Gelu: return kernels::Activation::Gelu;
+    case hf::Activation::GeluTanh: return kernels::Activation::GeluTanh;
+    case hf::Activation::Relu: return kernels::Activation::Relu;
+    default: fail("activation ", hf::activation_name(a), " is not supported in decoders yet");
+  }
+}
+
+}  // namespace
+
+DecoderModel DecoderModel::build(const Weights& w) {
+  const hf::Config& c = w.config();
+  DecoderModel m;
+  m.config = c;
+  switch (c.arch) {
+    case hf::Arch::Llama: case hf::Arch::Mistral: case hf::Arch::Qwen2: case hf::Arch::Phi3:
+    case hf::Arch::Gemma: case hf::Arch::StableLm: case hf::Arch::Gpt2: case hf::Arch::GptNeoX:
+    case hf::Arch::Falcon: break;
+    default: fail(w.path(), ": ", hf::arch_name(c.arch), " is not a causal language model this build runs");
+  }
+  if (c.qk_norm) fail(w.path(), ": per-head q/k norms (qk_layernorm) are not supported yet");
+  if (c.attn_logit_softcapping != 0 || c.final_logit_softcapping != 0)
+    fail(w.path(), ": logit soft-capping (gemma 2) is not supported yet");
+  int64_t d = c.hidden_size;
+  m.rms = c.norm == hf::Norm::RmsNorm;
+  m.norm_one_plus = c.norm_unit_offset && !w.norm_offset_baked();
+  m.act = activation(c.activation);
+  m.gated = c.gated_mlp;
+  m.q_dim = c.num_heads * c.head_dim;
+  m.kv_dim = c.num_kv_heads * c.head_dim;
+  m.token_embd = &w.get("token_embd.weight");
+  if (m.token_embd->ndim() != 2 || m.token_embd->dim(1) != c.embedding_size || c.embedding_size != d)
+    fail(w.path(), ": token_embd.weight is ", m.token_embd->shape_string(), ", expected [vocab, ", d, "]");
+  m.position_embd = c.learned_positions ? &w.get("position_embd.weight") : nullptr;
+  m.output = w.find("output.weight");
+  if (!m.output) m.output = m.token_embd;
+  m.output_norm = norm(w, "output_norm", d);
+
+  if (c.rope.type != hf::RopeType::None) {
+    m.rot_dim = c.rope.rotary_dims;
+    m.rope_layout = w.rope_permuted() ? kernels::RopeLayout::Normal : kernels::RopeLayout::NeoX;
+    m.inv_freq.resize(size_t(m.rot_dim / 2));
+    kernels::rope_inv_freq(float(c.rope.theta), size_t(m.rot_dim), m.inv_freq.data());
+    if (c.rope.type == hf::RopeType::Linear) {
+      for (float& f : m.inv_freq) f = float(f / c.rope.factor);
+    } else if (c.rope.type != hf::RopeType::Default) {
+      fail(w.path(), ": rope type ", hf::rope_type_name(c.rope.type), " is not supported yet");
+    }
+  }
+
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    std::string b = "blk." + std::to_string(i) + ".";
+    DecoderLayer L;
+    L.attn_norm = norm(w, b + "attn_norm", d);
+    L.attn_norm_2 = norm(w, b + "attn_norm_2", d);
+    L.ffn_norm = norm(w, b + "ffn_norm", d);
+    if (!L.attn_norm.present()) fail(w.path(), ": missing ", b, "attn_norm.weight");
+    if (w.find(b + "attn_qkv.weight")) {
+      L.qkv = linear(w, b + "attn_qkv");
+      if (L.qkv.out() != m.q_dim + 2 * m.kv_dim) fail(w.path(), ": ", b, "attn_qkv has ", L.qkv.out(), " rows");
+    } else {
+      L.q = linear(w, b + "attn_q");
+      L.k = linear(w, b + "attn_k");
+      L.v = linear(w, b + "attn_v");
+      if (L.q.out() != m.q_dim || L.k.out() != m.kv_dim || L.v.out() != m.kv_dim)
+        fail(w.path(), ": ", b, "q/k/v projections do not match the head configuration");
+    }
+    L.o = linear(w, b + "attn_output");
+    L.up = linear(w, b + "ffn_up");
+    L.down = linear(w, b + "ffn_down");
+    if (m.gated) {
+      L.gate = linear(w, b + "ffn_gate", false);
+      if (!L.gate.w) {
+        if (L.up.out() != 2 * c.intermediate_size) fail(w.path(), ": ", b, "ffn_gate is missing");
+        m.gate_up_fused = true;  // phi3
+      }
+    }
+    bool sliding = c.layer_types.empty() ? c.sliding_window > 0
+                                         : c.layer_types[size_t(i)] == hf::AttentionKind::Sliding;
+    L.window = sliding ? int32_t(c.sliding_window) : 0;
+    m.layers.push_back(std::move(L));
+  }
+  return m;
+}
+
+}  // namespace tf::models
+
+namespace tf {
+using models::DecoderLayer;
+using models::DecoderModel;
+using models::Linear;
+using models::NormWeights;
+
+// ---------------------------------------------------------------- CausalLM
+
+std::unique_ptr<CausalLM> CausalLM::load(const std::string& path, LoadMode mode) {
+  std::unique_ptr<CausalLM> lm(new CausalLM());
+  lm->weights_ = std::make_unique<models::Weights>(models::Weights::open(path, mode));
+  lm->impl_ = std::make_unique<DecoderModel>(DecoderModel::build(*lm->weights_));
+  return lm;
+}
+
+CausalLM::~CausalLM() = default;
+const hf::Config& CausalLM::config() const { return impl_->config; }
+const std::string& CausalLM::path() const { return weights_->path(); }
+const gguf::File* CausalLM::gguf() const { return weights_->gguf(); }
+int64_t CausalLM::vocab_size() const { return impl_->output->dim(0); }
+int64_t CausalLM::n_layers() const { return impl_->config.num_layers; }
+int64_t CausalLM::hidden_size() const { return impl_->config.hidden_size; }
+int64_t CausalLM::max_positions() const { return impl_->config.max_position_embeddings; }
+uint64_t CausalLM::parameter_count() const { return weights_->parameter_count(); }
+uint64_t CausalLM::weight_bytes() const { return weights_->bytes(); }
+std::string CausalLM::arch_name() const { return std::string(hf::arch_name(impl_->config.arch)); }
+
+// ---------------------------------------------------------------- Session
+
+struct Session::State {
+  int64_t n_batch = 0;
+  DType kv_type = DType::F16;
+  std::vector<std::vector<uint8_t>> k_cache, v_cache;  // per layer [n_kv_heads][n_ctx][head_dim]
+  // scratch, sized for n_batch tokens
+  std::vector<float> x, h, h2, qkv, attn, o, mlp, ff, logits;
+  std::vector<int32_t> pos;
+};
+
+Session::Session(const CausalLM& model, const SessionOptions& options) : model_(model), state_(std::make_unique<State>()) {
+  const DecoderModel& m = model.impl();
+  const hf::Config& c = m.config;
+  n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096, 4096);
+  if (m.position_embd && n_ctx_ > m.position_embd->dim(0))
+    fail("context ", n_ctx_, " is longer than the model's ", m.position_embd->dim(0), " learned positions");
+  if (options.kv_type != DType::F16 && options.kv_type != DType::F32) fail("the KV cache type must be f16 or f32");
+  State& s = *state_;
+  s.kv_type = options.kv_type;
+  s.n_batch = std::max<int64_t>(1, options.n_batch);
+  size_t cache_bytes = size_t(c.num_kv_heads * n_ctx_ * c.head_dim) * (s.kv_type == DType::F16 ? 2 : 4);
+  s.k_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(cache_bytes));
+  s.v_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(cache_bytes));
+  size_t B = size_t(s.n_batch), d = size_t(c.hidden_size);
+  s.x.resize(B * d);
+  s.h.resize(B * d);
+  s.h2.resize(B * d);
+  s.qkv.resize(B * size_t(m.q_dim + 2 * m.kv_dim));
+  s.attn.resize(B * size_t(m.q_dim));
+  s.o.resize(B * d);
+  s.mlp.resize(B * d);
+  s.ff.resize(B * size_t(2 * c.intermediate_size));
+  s.pos.resize(B);
+}
+
+Session::~Session() = default;
+
+void Session::truncate(int64_t n) {
+  if (n < 0 || n > n_past_) fail("cannot truncate a context of ", n_past_, " tokens to ", n);
+  n_past_ = n;
+}
+
+namespace {
+
+void apply_norm(const DecoderModel& m, const NormWeights& n, const float* x, float* y, size_t rows, ThreadPool& pool) {
+  size_t d = size_t(m.config.hidden_size);
+  float eps = float(m.config.norm_eps);
+  if (m.rms)
+    kernels::rms_norm(x, n.w.data(), y, rows, d, eps, m.norm_one_plus, &pool);
+  else
+    kernels::layer_norm(x, n.w.data(), n.b.empty() ? nullptr : n.b.data(), y, rows, d, eps, &pool);
+}
+
+// y[rows, out] (rows ldy apart) = x[rows, in] · Wᵀ + b
+void apply_linear(const Linear& l, const float* x, size_t rows, float* y, size_t ldy, ThreadPool& pool) {
+  kernels::MatmulArgs a;
+  a.M = rows;
+  a.N = size_t(l.w->dim(0));
+  a.K = size_t(l.w->dim(1));
+  a.x = x;
+  a.w = l.w->data();
+  a.w_type = l.w->dtype();
+  a.w_stride = size_t(l.w->stride(0));
+  a.bias = l.b.empty() ? nullptr : l.b.data();
+  a.y = y;
+  a.ldy = ldy;
+  kernels::matmul(a, pool);
+}
+
+void embed_row(const Tensor& table, int64_t row, float* out) {
+  if (row < 0 || row >= table.dim(0)) fail("token id ", row, " is out of range (vocabulary of ", table.dim(0), ")");
+  size_t d = size_t(table.dim(1));
+  const uint8_t* p = static_cast<const uint8_t*>(table.data()) + size_t(row * table.stride(0));
+  switch (table.dtype()) {
+    case DType::F32: std::memcpy(out, p, d * 4); break;
+    case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
+    case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
+    default: fail("embedding type ", dtype_name(table.dtype()), " is not supported yet");
+  }
+}
+
+// Writes k/v rows of n tokens into a cache laid out [n_kv_heads][n_ctx][head_dim].
+void store_kv(const float* src, size_t src_stride, size_t n, int64_t pos0, int64_t n_kv_heads, int64_t head_dim,
+              int64_t n_ctx, DType type, uint8_t* cache) {
+  for (size_t t = 0; t < n; ++t)
+    for (int64_t h = 0; h < n_kv_heads; ++h) {
+      const float* row = src + t * src_stride + size_t(h * head_dim);
+      size_t slot = size_t((h * n_ctx + pos0 + int64_t(t)) * head_dim);
+      if (type == DType::F16)
+        f32_to_f16(row, reinterpret_cast<uint16_t*>(cache) + slot, size_t(head_dim));
+      else
+        std::memcpy(reinterpret_cast<float*>(cache) + slot, row, size_t(head_dim) * 4);
+    }
+}
+
+}  // namespace
+
+const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutputs* out) {
+  const DecoderModel& m = model_.impl();
+  const hf::Config& c = m.config;
+  State& s = *state_;
+  ThreadPool& pool = default_pool();
+  if (n_tokens == 0) fail("eval: no tokens");
+  if (n_past_ + int64_t(n_tokens) > n_ctx_)
+    fail("the context is full: ", n_past_, " + ", n_tokens, " tokens exceed the context size ", n_ctx_,
+         " (raise -c)");
+  const size_t d = size_t(c.hidden_size), V = size_t(m.output->dim(0)), L = m.layers.size();
+  const size_t qkv_w = size_t(m.q_dim + 2 * m.kv_dim);
+  if (out) {
+    if (out->want_all_logits) out->logits.assign(n_tokens * V, 0.0f);
+    if (out->want_last_hidden) out->last_hidden.assign(n_tokens * d, 0.0f);
+    if (out->want_hidden_states) out->hidden_states.assign((L + 1) * n_tokens * d, 0.0f);
+  }
+  s.logits.resize(V);
+
+  for (size_t start = 0; start < n_tokens; start += size_t(s.n_batch)) {
+    size_t n = std::min(size_t(s.n_batch), n_tokens - start);
+    int64_t pos0 = n_past_;
+    float* x = s.x.data();
+    for (size_t t = 0; t < n; ++t) {
+      s.pos[t] = int32_t(pos0 + int64_t(t));
+      embed_row(*m.token_embd, tokens[start + t], x + t * d);
+      if (c.embedding_multiplier != 1.0) kernels::scale(x + t * d, float(c.embedding_multiplier), x + t * d, d);
+      if (m.position_embd) {
+        std::vector<float> p(d);
+        embed_row(*m.position_embd, pos0 + int64_t(t), p.data());
+        kernels::add(x + t * d, p.data(), x + t * d, d);
+      }
+    }
+    auto record_hidden = [&](size_t layer_slot, const float* src) {
+      if (!out || !out->want_hidden_states) return;
+      for (size_t t = 0; t < n; ++t)
+        std::memcpy(&out->hidden_states[(layer_slot * n_tokens + start + t) * d], src + t * d, d * 4);
+    };
+    record_hidden(0, x);
+
+    for (size_t li = 0; li < L; ++li) {
+      const DecoderLayer& layer = m.layers[li];
+      float* h = s.h.data();
+      apply_norm(m, layer.attn_norm, x, h, n, pool);
+      float* qkv = s.qkv.data();
+      if (layer.qkv.w) {
+        apply_linear(layer.qkv, h, n, qkv, qkv_w, pool);
+      } else {
+        apply_linear(layer.q, h, n, qkv, qkv_w, pool);
+        apply_linear(layer.k, h, n, qkv + m.q_dim, qkv_w, pool);
+        apply_linear(layer.v, h, n, qkv + m.q_dim + m.kv_dim, qkv_w, pool);
+      }
+      float* q = qkv;
+      float* k = qkv + m.q_dim;
+      float* v = qkv + m.q_dim + m.kv_dim;
+      if (m.rot_dim > 0) {
+        kernels::rope(q, n, size_t(c.num_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(),
+                      m.inv_freq.data(), m.rope_layout, 1.0f, qkv_w, &pool);
+        kernels::rope(k, n, size_t(c.num_kv_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(),
+                      m.inv_freq.data(), m.rope_layout, 1.0f, qkv_w, &pool);
+      }
+      store_kv(k, qkv_w, n, pos0, c.num_kv_heads, c.head_dim, n_ctx_, s.kv_type, s.k_cache[li].data());
+      store_kv(v, qkv_w, n, pos0, c.num_kv_heads, c.head_dim, n_ctx_, s.kv_type, s.v_cache[li].data());
+
+      kernels::AttentionArgs a;
+      a.n_q = n;
+      a.n_heads = size_t(c.num_heads);
+      a.n_kv_heads = size_t(c.num_kv_heads);
+      a.head_dim = size_t(c.head_dim);
+      a.q = q;
+      a.q_stride = qkv_w;
+      a.k = s.k_cache[li].data();
+      a.v = s.v_cache[li].data();
+      a.kv_type = s.kv_type;
+      a.kv_head_stride = size_t(n_ctx_ * c.head_dim);
+      a.n_kv = size_t(pos0) + n;
+      a.q_pos = s.pos.data();
+      a.causal = true;
+      a.window = layer.window;
+      a.scale = c.attn_scale > 0 ? float(c.attn_scale) : 0.0f;
+      a.out = s.attn.data();
+      kernels::attention(a, pool);
+      apply_linear(layer.o, s.attn.data(), n, s.o.data(), d, pool);
+
+      auto mlp = [&](const float* in, float* result) {
+        size_t ff = size_t(c.intermediate_size);
+        float* f = s.ff.data();
+        if (m.gated && m.gate_up_fused) {
+          apply_linear(layer.up, in, n, f, 2 * ff, pool);  // rows [gate | up]
+          for (size_t t = 0; t < n; ++t) kernels::glu(m.act, f + t * 2 * ff, f + t * 2 * ff + ff, f + t * ff, ff);
+        } else if (m.gated) {
+          apply_linear(layer.gate, in, n, f, ff, pool);
+          apply_linear(layer.up, in, n, f + n * ff, ff, pool);
+          kernels::glu(m.act, f, f + n * ff, f, n * ff, &pool);
+        } else {
+          apply_linear(layer.up, in, n, f, ff, pool);
+          kernels::activation(m.act, f, f, n * ff, &pool);
+        }
+        apply_linear(layer.down, f, n, result, d, pool);
+      };
+      if (c.parallel_residual) {
+        // x + attn(norm(x)) + mlp(norm'(x)); norm' is falcon's second norm,
+        // gpt-neox's post-attention norm, or the same norm (falcon-7b)
+        const float* in2 = h;
+        if (layer.attn_norm_2.present()) {
+          apply_norm(m, layer.attn_norm_2, x, s.h2.data(), n, pool);
+          in2 = s.h2.data();
+        } else if (layer.ffn_norm.present()) {
+          apply_norm(m, layer.ffn_norm, x, s.h2.data(), n, pool);
+          in2 = s.h2.data();
+        }
+        mlp(in2, s.mlp.data());
+        kernels::add(s.o.data(), s.mlp.data(), s.o.data(), n * d, &pool);
+        kernels::add(x, s.o.data(), x, n * d, &pool);
+      } else {
+        kernels::add(x, s.o.data(), x, n * d, &pool);
+        apply_norm(m, layer.ffn_norm, x, h, n, pool);
+        mlp(h, s.mlp.data());
+        kernels::add(x, s.mlp.data(), x, n * d, &pool);
+      }
+      // HF's last hidden state is after the final norm; record that one below
+      if (li + 1 < L) record_hidden(li + 1, x);
+    }
+    float* hn = s.h.data();
+    apply_norm(m, m.output_norm, x, hn, n, pool);
+    record_hidden(L, hn);
+    if (out && out->want_last_hidden)
+      std::memcpy(&out->last_hidden[start * d], hn, n * d * 4);
+    if (out && out->want_all_logits) {
+      apply_linear(Linear{m.output, {}}, hn, n, &out->logits[start * V], V, pool);
+      if (start + n == n_tokens) std::memcpy(s.logits.data(), &out->logits[(n_tokens - 1) * V], V * 4);
+    } else if (start + n == n_tokens) {
+      apply_linear(Linear{m.output, {}}, hn + (n - 1) * d, 1, s.logits.data(), V, pool);
+    }
+    n_past_ += int64_t(n);
+  }
+  return s.logits.data();
+}
+
+}  // namespace tf
