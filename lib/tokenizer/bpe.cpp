@@ -49,6 +49,14 @@ bool unicode_to_byte(uint32_t cp, uint8_t& byte) {
 
 WordCache::WordCache() { slots_.resize(1024); }
 
+void WordCache::clear() {
+  if (count_ == 0) return;
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  keys_.clear();
+  ids_.clear();
+  count_ = 0;
+}
+
 bool WordCache::find(std::string_view word, uint64_t hash, const TokenId*& ids, size_t& n) const {
   size_t mask = slots_.size() - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {

@@ -93,7 +93,7 @@ struct Words {
   std::string text;
   std::vector<std::pair<uint32_t, uint32_t>> spans;
 };
-void pre_tokenize(const std::vector<PreStep>& steps, std::string text, const FragmentContext& ctx, Words& out);
+void pre_tokenize(const std::vector<PreStep>& steps, std::string_view text, const FragmentContext& ctx, Words& out);
 
 // ---------------------------------------------------------------- decoders
 

@@ -27,6 +27,9 @@ struct Vocab {
 class WordCache {
  public:
   WordCache();
+  // Forgets every word but keeps the memory: fresh pages cost more than the
+  // whole encode on some machines (page faults), so buffers are reused.
+  void clear();
   // Returns true and sets [ids, ids + n) when `word` is cached.
   bool find(std::string_view word, uint64_t hash, const TokenId*& ids, size_t& n) const;
   void insert(std::string_view word, uint64_t hash, const TokenId* ids, size_t n);
@@ -91,16 +94,24 @@ class SpmModel final : public Model {
  public:
   SpmModel(const Vocab& vocab, TokenId unk);
   void encode_word(std::string_view word, std::vector<TokenId>& out) const override;
+  // The reference algorithm on text spans (llama.cpp's), used for words with
+  // characters outside the vocabulary and by the tests.
+  void encode_word_reference(std::string_view word, std::vector<TokenId>& out) const;
   // True when no token joins a non-space character to a following U+2581, so
   // the text can be cut before each word-initial U+2581 without changing the
   // result (the merges never cross such a cut); lets encode() cache words.
   bool segmentable() const { return segmentable_; }
 
  private:
+  void emit(std::string_view piece, std::vector<TokenId>& out) const;
   const Vocab& vocab_;
   TokenId byte_ids_[256];
   TokenId unk_;
   bool segmentable_ = false;
+  // (left id, right id) -> merged token; rank holds the merged token's id and
+  // scores_ its score. Every way of writing a token as two tokens is a pair.
+  PairIndex pairs_;
+  StringIndex chars_in_tokens_;  // every character that occurs in some token
 };
 
 // BERT's greedy longest-match-first WordPiece.

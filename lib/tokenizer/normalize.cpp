@@ -72,8 +72,9 @@ namespace {
 
 constexpr std::string_view kSpace = "\xE2\x96\x81";
 
-// HF BertNormalizer, in its order: clean, pad CJK, strip accents, lowercase.
-std::string bert_normalize(const NormStep& st, std::string_view text) {
+// HF BertNormalizer on a run of non-ASCII text, in its order: clean, pad
+// CJK, strip accents, lowercase.
+std::string bert_normalize_run(const NormStep& st, std::string_view text) {
   std::string s;
   s.reserve(text.size() + 8);
   for (size_t i = 0; i < text.size();) {
@@ -114,6 +115,35 @@ std::string bert_normalize(const NormStep& st, std::string_view text) {
     s.swap(lower);
   }
   return s;
+}
+
+// The same on any text: ASCII bytes are handled inline (for them every step
+// is a byte map), other runs go through bert_normalize_run. Cutting at ASCII
+// characters is safe for NFD: they are starters, so canonical reordering
+// never crosses them.
+std::string bert_normalize(const NormStep& st, std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      size_t end = i;
+      while (end < text.size() && static_cast<unsigned char>(text[end]) >= 0x80) ++end;
+      out += bert_normalize_run(st, text.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    ++i;
+    if (st.clean_text) {
+      if (c == 0) continue;
+      bool ws = c == '\t' || c == '\n' || c == '\r' || c == ' ' || c == 0x0B || c == 0x0C;
+      if (!ws && (c < 0x20 || c == 0x7F)) continue;
+      if (ws) c = ' ';
+    }
+    if (st.lowercase && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
+    out += char(c);
+  }
+  return out;
 }
 
 std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {

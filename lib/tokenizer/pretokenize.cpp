@@ -267,12 +267,12 @@ void rewrite_spans(Words& w, const std::function<void(std::string_view, size_t, 
 
 }  // namespace
 
-void pre_tokenize(const std::vector<PreStep>& steps, std::string text, const FragmentContext& ctx, Words& out) {
-  out.text = std::move(text);
+void pre_tokenize(const std::vector<PreStep>& steps, std::string_view text, const FragmentContext& ctx, Words& out) {
+  out.text.assign(text);
   out.spans.clear();
   if (!out.text.empty()) out.spans.push_back({0, uint32_t(out.text.size())});
-  Spans next, pieces;
-  std::vector<bool> is_match;
+  thread_local Spans next, pieces;
+  thread_local std::vector<bool> is_match;
   for (const PreStep& st : steps) {
     if (st.kind == PreStep::Kind::Metaspace) {
       rewrite_spans(out, [&](std::string_view s, size_t k, std::string& dst) {
@@ -299,9 +299,16 @@ void pre_tokenize(const std::vector<PreStep>& steps, std::string text, const Fra
     }
     if (st.kind == PreStep::Kind::ByteLevel && !st.regex) continue;
     next.clear();
+    bool isolated_regex = (st.kind == PreStep::Kind::ByteLevel ||
+                           (st.kind == PreStep::Kind::Split && st.regex && st.behavior == SplitBehavior::Isolated &&
+                            !st.invert));
     for (auto [b, e] : out.spans) {
-      pieces.clear();
       is_match.clear();
+      if (isolated_regex) {  // the common case: pieces go straight to the output
+        st.regex->find_all(out.text, b, e, next, is_match);
+        continue;
+      }
+      pieces.clear();
       SplitBehavior behavior = st.behavior;
       bool invert = st.invert;
       switch (st.kind) {
@@ -357,6 +364,7 @@ void pre_tokenize(const std::vector<PreStep>& steps, std::string text, const Fra
     out.spans.clear();
     for (auto s : next)
       if (s.second > s.first) out.spans.push_back(s);
+    next.clear();
   }
 }
 

@@ -111,14 +111,21 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
   }
   if (options.add_special) out.insert(out.end(), m.prefix_ids.begin(), m.prefix_ids.end());
 
-  tok::WordCache cache;
-  tok::Words words;
+  // Per thread, reused across calls (see WordCache::clear); each call still
+  // starts with an empty cache, so results and timings do not depend on
+  // what was encoded before.
+  thread_local tok::WordCache cache;
+  thread_local tok::Words words;
+  cache.clear();
   auto encode_fragment = [&](size_t begin, size_t end, bool after_special) {
     if (end <= begin) return;
     tok::FragmentContext ctx{begin, after_special};
     std::string_view fragment = input.substr(begin, end - begin);
-    std::string normalized = m.normalizers.empty() ? std::string(fragment) : tok::normalize(m.normalizers, fragment, ctx);
-    tok::pre_tokenize(m.pre_tokenizers, std::move(normalized), ctx, words);
+    if (m.normalizers.empty()) {
+      tok::pre_tokenize(m.pre_tokenizers, fragment, ctx, words);
+    } else {
+      tok::pre_tokenize(m.pre_tokenizers, tok::normalize(m.normalizers, fragment, ctx), ctx, words);
+    }
     if (m.segment_at_spaces) cut_before_word_spaces(words);
     std::string_view all = words.text;
     for (auto [b, e] : words.spans) m.model->encode_cached(all.substr(b, e - b), out, cache);

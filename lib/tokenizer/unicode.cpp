@@ -60,13 +60,14 @@ const BmpTable& bmp() {
 
 }  // namespace
 
-uint16_t flags(uint32_t cp) {
-  if (cp < 0x10000) return bmp().flags[cp];
+const uint16_t* bmp_flags() { return bmp().flags.data(); }
+
+uint16_t supplementary_flags(uint32_t cp) {
   if (cp > 0x10FFFF) return kOther;
   return flags_from_icu(cp);
 }
 
-Decoded decode(const char* str, size_t i, size_t n) {
+Decoded decode_multibyte(const char* str, size_t i, size_t n) {
   const auto* s = reinterpret_cast<const unsigned char*>(str);
   unsigned char b0 = s[i];
   if (b0 < 0x80) return {b0, 1, true};

@@ -32,7 +32,9 @@ enum Flag : uint16_t {
   kTitleOrModifierOrOtherLetter = 1 << 11,  // Lt Lm Lo
 };
 
-uint16_t flags(uint32_t cp);
+const uint16_t* bmp_flags();  // flags of U+0000..U+FFFF
+uint16_t supplementary_flags(uint32_t cp);
+inline uint16_t flags(uint32_t cp) { return cp < 0x10000 ? bmp_flags()[cp] : supplementary_flags(cp); }
 
 inline bool is_letter(uint32_t cp) { return flags(cp) & kLetter; }
 inline bool is_number(uint32_t cp) { return flags(cp) & kNumber; }
@@ -46,7 +48,12 @@ struct Decoded {
   uint32_t len;
   bool valid;
 };
-Decoded decode(const char* s, size_t i, size_t n);
+Decoded decode_multibyte(const char* s, size_t i, size_t n);
+inline Decoded decode(const char* s, size_t i, size_t n) {
+  auto b = static_cast<unsigned char>(s[i]);
+  if (b < 0x80) return {b, 1, true};
+  return decode_multibyte(s, i, n);
+}
 
 void append_utf8(std::string& out, uint32_t cp);
 // Length of the sequence a lead byte announces (1 for ASCII and stray bytes).
