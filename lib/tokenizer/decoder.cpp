@@ -226,6 +226,9 @@ std::string StreamDecoder::push(TokenId id) {
   // Decode the new token after its predecessor so that rules about the first
   // token (a stripped leading space) and between tokens (WordPiece's joining
   // space) apply as in a whole decode; emit what the new token added.
+  // A skipped token adds nothing and must not become the context: the next
+  // token would then look like the first one.
+  if (options_.skip_special && tokenizer_->is_special(id)) return "";
   context_.push_back(id);
   std::string both = tokenizer_->decode_bytes(context_, options_);
   std::string added = both.starts_with(decoded_context_) ? both.substr(decoded_context_.size()) : both;

@@ -50,6 +50,10 @@ void Tokenizer::Impl::finalize() {
     std::stable_sort(list.begin(), list.end(),
                      [&](int32_t x, int32_t y) { return added[size_t(x)].content.size() > added[size_t(y)].content.size(); });
   if (!model) fail(name, ": no tokenization model");
+  // Regexes and Unicode normalizers need valid UTF-8; only llama.cpp's
+  // SentencePiece path (space escaping alone) works on raw bytes.
+  for (const tok::NormStep& st : normalizers) sanitize_input |= st.kind != tok::NormStep::Kind::SpmEscape;
+  if (!pre_tokenizers.empty()) sanitize_input = true;
 }
 
 namespace {
@@ -104,8 +108,7 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
   const Impl& m = *impl_;
   std::string sanitized;
   std::string_view input = text;
-  bool need_valid = m.sanitize_input || !m.pre_tokenizers.empty() || !m.normalizers.empty();
-  if (need_valid && !unicode::is_valid_utf8(text)) {
+  if (m.sanitize_input && !unicode::is_valid_utf8(text)) {
     sanitized = unicode::sanitize_utf8(text);
     input = sanitized;
   }
