@@ -8,6 +8,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libopenblas-dev libcli11-dev nlohmann-json3-dev libzstd-dev libssl-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libpcre2-dev libicu-dev
 )
 
 missing=()

@@ -1,0 +1,14 @@
+// tf-run: inference. Each subcommand lives in its own file and registers
+// itself here.
+#include "common/tool.h"
+#include "tf-run/commands.h"
+
+int main(int argc, char** argv) {
+  return tf::tool::run("tf-run", "trustformers inference: tokenize, detokenize, train-tokenizer", argc, argv,
+                       [](CLI::App& app) {
+                         app.require_subcommand(1);
+                         tf::run::add_tokenize(app);
+                         tf::run::add_detokenize(app);
+                         tf::run::add_train_tokenizer(app);
+                       });
+}
