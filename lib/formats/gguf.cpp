@@ -113,6 +113,7 @@ uint64_t TensorInfo::numel() const {
 File File::open(const std::string& path, LoadMode mode) { return parse(MappedFile::open(path, mode)); }
 
 File File::parse(std::shared_ptr<const MappedFile> file) {
+  if (!file) fail("GGUF: no file to parse");
   File f = parse_bytes(file->data(), file->size(), file->path());
   f.file_ = std::move(file);
   return f;

@@ -57,6 +57,7 @@ void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, 
   std::string what = "GGUF writer: tensor '" + name + "'";
   layout::check_tensor_name("GGUF writer", name);
   if (tensor_index_.count(name)) fail(what, ": added twice");
+  if (!produce) fail(what, ": no producer");
   PendingTensor t;
   t.info.nbytes = layout::tensor_nbytes(what, type, ne);
   t.info.name = std::move(name);
@@ -68,9 +69,9 @@ void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, 
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, const void* data) {
-  add_tensor(std::move(name), type, std::move(ne), Producer());
-  PendingTensor& t = tensors_.back();
-  t.produce = [data, n = t.info.nbytes](AtomicFile& out) { out.write(data, size_t(n)); };
+  if (!data) fail("GGUF writer: tensor '", name, "': no data");
+  uint64_t n = layout::tensor_nbytes("GGUF writer: tensor '" + name + "'", type, ne);
+  add_tensor(std::move(name), type, std::move(ne), [data, n](AtomicFile& out) { out.write(data, size_t(n)); });
 }
 
 Writer::Result Writer::write(const std::string& path) const {
