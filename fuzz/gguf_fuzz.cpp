@@ -24,7 +24,8 @@ using namespace tf::gguf;
 struct ScratchDir {
   std::string path;
   ScratchDir() {
-    std::filesystem::path base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+    std::filesystem::path base =
+        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
     path = (base / ("tf-gguf-fuzz-" + std::to_string(::getpid()))).string();
     std::filesystem::create_directories(path);
   }
@@ -72,7 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   File in;
   try {
     in = File::parse_bytes(data, size, "fuzz.gguf");
-  } catch (const tf::Error&) {
+  } catch (const tf::Error& e) {
+    check(std::strchr(e.what(), '\n') == nullptr, "an error is one line");
+    check(std::strlen(e.what()) < 1024, "an error is a short line");
     return 0;
   }
   touch(in);

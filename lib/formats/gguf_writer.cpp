@@ -54,7 +54,7 @@ void Writer::set_alignment(uint64_t alignment) {
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, Producer produce) {
-  std::string what = "GGUF writer: tensor '" + name + "'";
+  std::string what = "GGUF writer: tensor " + layout::quoted(name);
   layout::check_tensor_name("GGUF writer", name);
   if (tensor_index_.count(name)) fail(what, ": added twice");
   if (!produce) fail(what, ": no producer");
@@ -69,8 +69,9 @@ void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, 
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, const void* data) {
-  if (!data) fail("GGUF writer: tensor '", name, "': no data");
-  uint64_t n = layout::tensor_nbytes("GGUF writer: tensor '" + name + "'", type, ne);
+  std::string what = "GGUF writer: tensor " + layout::quoted(name);
+  if (!data) fail(what, ": no data");
+  uint64_t n = layout::tensor_nbytes(what, type, ne);
   add_tensor(std::move(name), type, std::move(ne), [data, n](AtomicFile& out) { out.write(data, size_t(n)); });
 }
 
@@ -93,7 +94,7 @@ Writer::Result Writer::write(const std::string& path) const {
     put_u64(header, offset);
     uint64_t padded = layout::align_up(t.info.nbytes, alignment_);
     if (padded < t.info.nbytes || offset > std::numeric_limits<uint64_t>::max() - padded)
-      fail(path, ": tensor '", t.info.name, "': data section size overflows");
+      fail(path, ": tensor ", layout::quoted(t.info.name), ": data section size overflows");
     offset += padded;
   }
 
@@ -105,7 +106,8 @@ Writer::Result Writer::write(const std::string& path) const {
     t.produce(out);
     uint64_t wrote = out.bytes_written() - before;
     if (wrote != t.info.nbytes)
-      fail(path, ": tensor '", t.info.name, "': producer wrote ", wrote, " bytes, expected ", t.info.nbytes);
+      fail(path, ": tensor ", layout::quoted(t.info.name), ": producer wrote ", wrote, " bytes, expected ",
+           t.info.nbytes);
     out.write_zeros(size_t(layout::align_up(wrote, alignment_) - wrote));
   }
   Result result;

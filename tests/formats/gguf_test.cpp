@@ -43,6 +43,7 @@ void expect_error(const std::string& bytes, const std::string& part) {
     EXPECT_NE(msg.find("bad.gguf"), std::string::npos) << msg;
     EXPECT_NE(msg.find(part), std::string::npos) << "expected '" << part << "' in: " << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_LT(msg.size(), 1024u) << msg;
   }
 }
 
@@ -165,7 +166,7 @@ struct Fixture {
     w.set("t.u64s", Value::array(ValueType::UINT64, {Value::u64(1), Value::u64(~0ull)}));
     w.set("t.empty", Value::array(ValueType::INT16, {}));
     w.set("t.nested", Value::array(ValueType::ARRAY, {Value::i32_array({1, 2}), Value::string_array({"x"}),
-                                                     Value::array(ValueType::ARRAY, {Value::f32_array({})})}));
+                                                      Value::array(ValueType::ARRAY, {Value::f32_array({})})}));
     w.add_tensor("f32", DType::F32, {4, 3}, f32.data());
     w.add_tensor("f16", DType::F16, {8}, f16.data());
     w.add_tensor("blk.q4_0", DType::Q4_0, {64, 2}, q4_0.data());
@@ -371,12 +372,12 @@ TEST(GgufWriter, RejectsWhatGgmlCannotLoad) {
   float data[4] = {};
   Writer w;
   w.add_tensor("x", DType::F32, {4}, data);
-  EXPECT_THROW(w.add_tensor("x", DType::F32, {4}, data), Error);                   // duplicate
-  EXPECT_THROW(w.add_tensor("y", DType::F32, {4, 0}, data), Error);                // zero dim
-  EXPECT_THROW(w.add_tensor("y", DType::F32, {1, 1, 1, 1, 1}, data), Error);       // 5 dims
-  EXPECT_THROW(w.add_tensor("y", DType::Q4_0, {16}, data), Error);                 // not whole blocks
-  EXPECT_THROW(w.add_tensor("y", DType(4), {32}, data), Error);                    // removed type id
-  EXPECT_THROW(w.add_tensor(std::string(64, 'n'), DType::F32, {4}, data), Error);  // GGML_MAX_NAME
+  EXPECT_THROW(w.add_tensor("x", DType::F32, {4}, data), Error);                          // duplicate
+  EXPECT_THROW(w.add_tensor("y", DType::F32, {4, 0}, data), Error);                       // zero dim
+  EXPECT_THROW(w.add_tensor("y", DType::F32, {1, 1, 1, 1, 1}, data), Error);              // 5 dims
+  EXPECT_THROW(w.add_tensor("y", DType::Q4_0, {16}, data), Error);                        // not whole blocks
+  EXPECT_THROW(w.add_tensor("y", DType(4), {32}, data), Error);                           // removed type id
+  EXPECT_THROW(w.add_tensor(std::string(64, 'n'), DType::F32, {4}, data), Error);         // GGML_MAX_NAME
   EXPECT_THROW(w.add_tensor("y", DType::F64, {1ull << 31, 1ull << 31, 4}, data), Error);  // overflow
   EXPECT_THROW(w.add_tensor("y", DType::F32, {4}, static_cast<const void*>(nullptr)), Error);
   EXPECT_THROW(w.add_tensor("y", DType::F32, {4}, Writer::Producer()), Error);
@@ -482,6 +483,12 @@ TEST(GgufHostile, MetadataFields) {
     Raw r;
     r.header(0, 2).kv_u32("dup", 1).kv_u32("dup", 2);
     expect_error(r.b, "duplicate metadata key 'dup'");
+    Raw nl;  // a hostile key cannot break the message over lines or flood it
+    nl.header(0, 2).kv_u32("a\nb", 1).kv_u32("a\nb", 2);
+    expect_error(nl.b, "duplicate metadata key 'a\\x0ab'");
+    Raw big;
+    big.header(0, 2).kv_u32(std::string(5000, 'k'), 1).kv_u32(std::string(5000, 'k'), 2);
+    expect_error(big.b, "'...");
   }
   auto align = [](auto&& build) {
     Raw r;
@@ -635,8 +642,8 @@ TEST(GgufReference, LlamaShakespeareF16) {
   // The f16 embedding is the bf16 checkpoint rounded (README §7: within 3e-8).
   std::string dtype;
   std::vector<int64_t> shape;
-  std::string st = safetensors_bytes(model("trained/llama-shakespeare/model.safetensors"),
-                                     "model.embed_tokens.weight", &dtype, &shape);
+  std::string st = safetensors_bytes(model("trained/llama-shakespeare/model.safetensors"), "model.embed_tokens.weight",
+                                     &dtype, &shape);
   ASSERT_EQ(dtype, "BF16");
   ASSERT_EQ(shape, (std::vector<int64_t>{32000, 256}));
   Tensor t = f.tensor("token_embd.weight");
@@ -657,9 +664,9 @@ TEST(GgufReference, ParityLlamaF32MatchesSafetensors) {
   EXPECT_EQ(f.tensors().front().name, "output.weight");
   EXPECT_EQ(f.get_u64("llama.attention.head_count_kv", 0), 2u);
   EXPECT_EQ(f.get("tokenizer.ggml.tokens").size(), 1000u);
-  for (const auto& [gguf_name, st_name] : {std::pair{"token_embd.weight", "model.embed_tokens.weight"},
-                                           std::pair{"output.weight", "lm_head.weight"},
-                                           std::pair{"blk.1.ffn_down.weight", "model.layers.1.mlp.down_proj.weight"}}) {
+  for (const auto& [gguf_name, st_name] :
+       {std::pair{"token_embd.weight", "model.embed_tokens.weight"}, std::pair{"output.weight", "lm_head.weight"},
+        std::pair{"blk.1.ffn_down.weight", "model.layers.1.mlp.down_proj.weight"}}) {
     std::string dtype;
     std::vector<int64_t> shape;
     std::string st = safetensors_bytes(model("parity/llama/model.safetensors"), st_name, &dtype, &shape);
@@ -680,9 +687,9 @@ TEST(GgufReference, VocabularyFiles) {
     size_t tokens;
     size_t kvs;
   };
-  for (const Case& c : {Case{"ggml-vocab-llama-spm.gguf", "llama", 32000, 22},
-                        Case{"ggml-vocab-gpt-2.gguf", "gpt2", 50257, 16},
-                        Case{"ggml-vocab-bert-bge.gguf", "bert", 30522, 20}}) {
+  for (const Case& c :
+       {Case{"ggml-vocab-llama-spm.gguf", "llama", 32000, 22}, Case{"ggml-vocab-gpt-2.gguf", "gpt2", 50257, 16},
+        Case{"ggml-vocab-bert-bge.gguf", "bert", 30522, 20}}) {
     SCOPED_TRACE(c.file);
     std::string path = model(std::string("tokenizers/") + c.file);
     File f = File::open(path);
