@@ -3,7 +3,9 @@
 // the copy must be a fixed point (writing what was read back gives the same
 // bytes) with the same metadata and tensor data.
 //
-//   build-fuzz/fuzz/gguf_fuzz -max_total_time=300 -rss_limit_mb=2048 -max_len=65536 corpus/ fuzz/corpus/gguf
+//   python3 fuzz/make_gguf_seeds.py /tmp/gguf-seeds
+//   build-fuzz/fuzz/gguf_fuzz -max_total_time=300 -rss_limit_mb=2048 -max_len=65536 \
+//       -dict=fuzz/gguf.dict /tmp/gguf-corpus /tmp/gguf-seeds
 #include <unistd.h>
 
 #include <cstdint>
