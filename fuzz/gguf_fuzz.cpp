@@ -22,24 +22,16 @@ namespace {
 
 using namespace tf::gguf;
 
-// tmpfs when there is one: AtomicFile fsyncs, which would dominate on a disk.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
+// Output files, removed after every input (libFuzzer ends with _Exit, which
+// skips destructors). tmpfs when there is one: AtomicFile fsyncs, which would
+// dominate on a disk.
+std::string scratch_file(const char* name) {
+  static const std::string prefix = [] {
     std::filesystem::path base =
         std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    path = (base / ("tf-gguf-fuzz-" + std::to_string(::getpid()))).string();
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
-const std::string& scratch_dir() {
-  static const ScratchDir dir;
-  return dir.path;
+    return (base / ("tf-gguf-fuzz-" + std::to_string(::getpid()) + "-")).string();
+  }();
+  return prefix + name;
 }
 
 void check(bool ok, const char* what) {
@@ -82,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   touch(in);
 
-  const std::string a = scratch_dir() + "/a.gguf", b = scratch_dir() + "/b.gguf";
+  const std::string a = scratch_file("a.gguf"), b = scratch_file("b.gguf");
   Writer::Result ra;
   try {
     ra = writer_from(in).write(a);
@@ -105,5 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Writer::Result rb = writer_from(copy).write(b);
   check(ra.sha256 == rb.sha256 && ra.bytes == rb.bytes, "write(read(write(x))) == write(x)");
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
   return 0;
 }
