@@ -3,7 +3,9 @@
 // the copy must be a fixed point (writing what was read back gives the same
 // bytes) with the same metadata and tensor data.
 //
-//   build-fuzz/fuzz/gguf_fuzz -max_total_time=300 -rss_limit_mb=2048 -max_len=65536 corpus/ fuzz/corpus/gguf
+//   python3 fuzz/make_gguf_seeds.py /tmp/gguf-seeds
+//   build-fuzz/fuzz/gguf_fuzz -max_total_time=300 -rss_limit_mb=2048 -max_len=65536 \
+//       -dict=fuzz/gguf.dict /tmp/gguf-corpus /tmp/gguf-seeds
 #include <unistd.h>
 
 #include <cstdint>
@@ -20,23 +22,16 @@ namespace {
 
 using namespace tf::gguf;
 
-// tmpfs when there is one: AtomicFile fsyncs, which would dominate on a disk.
-struct ScratchDir {
-  std::string path;
-  ScratchDir() {
-    std::filesystem::path base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    path = (base / ("tf-gguf-fuzz-" + std::to_string(::getpid()))).string();
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
-const std::string& scratch_dir() {
-  static const ScratchDir dir;
-  return dir.path;
+// Output files, removed after every input (libFuzzer ends with _Exit, which
+// skips destructors). tmpfs when there is one: AtomicFile fsyncs, which would
+// dominate on a disk.
+std::string scratch_file(const char* name) {
+  static const std::string prefix = [] {
+    std::filesystem::path base =
+        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+    return (base / ("tf-gguf-fuzz-" + std::to_string(::getpid()) + "-")).string();
+  }();
+  return prefix + name;
 }
 
 void check(bool ok, const char* what) {
@@ -59,7 +54,10 @@ uint64_t touch(const File& f) {
     h += p[0] + p[t.nbytes - 1] + t.shape().size();
     check(f.find_tensor(t.name) == &t, "tensor index");
   }
-  (void)f.get_string("general.architecture", "");
+  try {
+    h += f.architecture().size();  // a tf::Error when the key is not a string
+  } catch (const tf::Error&) {
+  }
   return h;
 }
 
@@ -69,12 +67,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   File in;
   try {
     in = File::parse_bytes(data, size, "fuzz.gguf");
-  } catch (const tf::Error&) {
+  } catch (const tf::Error& e) {
+    check(std::strchr(e.what(), '\n') == nullptr, "an error is one line");
+    check(std::strlen(e.what()) < 1024, "an error is a short line");
     return 0;
   }
   touch(in);
 
-  const std::string a = scratch_dir() + "/a.gguf", b = scratch_dir() + "/b.gguf";
+  const std::string a = scratch_file("a.gguf"), b = scratch_file("b.gguf");
   Writer::Result ra;
   try {
     ra = writer_from(in).write(a);
@@ -97,5 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Writer::Result rb = writer_from(copy).write(b);
   check(ra.sha256 == rb.sha256 && ra.bytes == rb.bytes, "write(read(write(x))) == write(x)");
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
   return 0;
 }

@@ -8,18 +8,22 @@
 #include <cstring>
 #include <limits>
 
-#include "tf/byte_reader.h"
 #include "formats/gguf_layout.h"
+#include "tf/byte_reader.h"
 #include "tf/error.h"
 
 namespace tf::gguf {
 namespace {
 
-constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;         // empty key, type, smallest value
-constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;   // empty name, n_dims 0, type, offset
-constexpr uint64_t kMinArrayBytes = 4 + 8;                // element type, count
-constexpr uint64_t kMinStringBytes = 8;                   // length
-constexpr int kMaxArrayDepth = 16;                        // real files never nest at all
+constexpr uint64_t kMinKeyValueBytes = 8 + 4 + 1;        // empty key, type, smallest value
+constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // empty name, n_dims 0, type, offset
+constexpr uint64_t kMinArrayBytes = 4 + 8;               // element type, count
+constexpr uint64_t kMinStringBytes = 8;                  // length
+constexpr int kMaxArrayDepth = 16;                       // real files never nest at all
+// Counts are bounded by the bytes left, but an element in memory is several
+// times its smallest encoding: reserve at most this many up front and let
+// elements that really parse grow the rest.
+constexpr uint64_t kMaxReserve = 1 << 16;
 
 bool known_value_type(uint32_t t) { return t <= uint32_t(ValueType::FLOAT64); }
 
@@ -68,13 +72,13 @@ class Parser {
            " cannot fit in the ", r_.remaining(), " bytes left");
     if (et == ValueType::STRING) {
       std::vector<std::string> items;
-      items.reserve(size_t(count));
+      items.reserve(size_t(std::min(count, kMaxReserve)));
       for (uint64_t i = 0; i < count; ++i) items.push_back(read_string(field));
       return Value::string_array(std::move(items));
     }
     if (et == ValueType::ARRAY) {
       std::vector<Value> items;
-      items.reserve(size_t(count));
+      items.reserve(size_t(std::min(count, kMaxReserve)));
       for (uint64_t i = 0; i < count; ++i) items.push_back(read_value(et, field, depth + 1));
       return Value::array(et, std::move(items));
     }
@@ -85,16 +89,6 @@ class Parser {
  private:
   ByteReader r_;
 };
-
-// Built by append: GCC 12's -Wrestrict misfires on "'" + std::string(s) (GCC bug 105329).
-std::string quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '\'';
-  out += s;
-  out += '\'';
-  return out;
-}
 
 }  // namespace
 
@@ -113,6 +107,7 @@ uint64_t TensorInfo::numel() const {
 File File::open(const std::string& path, LoadMode mode) { return parse(MappedFile::open(path, mode)); }
 
 File File::parse(std::shared_ptr<const MappedFile> file) {
+  if (!file) fail("GGUF: no file to parse");
   File f = parse_bytes(file->data(), file->size(), file->path());
   f.file_ = std::move(file);
   return f;
@@ -150,12 +145,12 @@ File File::parse_bytes(const uint8_t* data, size_t size, const std::string& name
     fail(name, ": tensor_count ", tensor_count, " cannot fit in the ", r.remaining(),
          " bytes after the header (each tensor info needs at least ", kMinTensorInfoBytes, ")");
 
-  f.metadata_.reserve(size_t(kv_count));
+  f.metadata_.reserve(size_t(std::min(kv_count, kMaxReserve)));
   for (uint64_t i = 0; i < kv_count; ++i) {
     size_t at = r.offset();
     std::string key = p.read_string("metadata key " + std::to_string(i));
-    if (f.key_index_.count(key)) fail(name, ": duplicate metadata key ", quoted(key), " at offset ", at);
-    std::string field = "metadata " + quoted(key);
+    if (f.key_index_.count(key)) fail(name, ": duplicate metadata key ", layout::quoted(key), " at offset ", at);
+    std::string field = "metadata " + layout::quoted(key);
     ValueType t = p.read_type(field);
     Value v = p.read_value(t, field, 0);
     f.key_index_.emplace(key, f.metadata_.size());
@@ -165,14 +160,14 @@ File File::parse_bytes(const uint8_t* data, size_t size, const std::string& name
   f.alignment_ = layout::kDefaultAlignment;
   if (const Value* a = f.find(layout::kAlignmentKey)) f.alignment_ = layout::checked_alignment(name, *a);
 
-  f.tensors_.reserve(size_t(tensor_count));
+  f.tensors_.reserve(size_t(std::min(tensor_count, kMaxReserve)));
   for (uint64_t i = 0; i < tensor_count; ++i) {
     size_t at = r.offset();
     TensorInfo t;
     t.name = p.read_string("name of tensor " + std::to_string(i));
     layout::check_tensor_name(name + ": tensor at offset " + std::to_string(at), t.name);
-    if (f.tensor_index_.count(t.name)) fail(name, ": duplicate tensor ", quoted(t.name), " at offset ", at);
-    std::string field = "tensor " + quoted(t.name);
+    if (f.tensor_index_.count(t.name)) fail(name, ": duplicate tensor ", layout::quoted(t.name), " at offset ", at);
+    std::string field = "tensor " + layout::quoted(t.name);
     uint32_t n_dims = r.read<uint32_t>(field);
     if (n_dims > layout::kMaxDims)
       fail(name, ": ", field, ": ", n_dims, " dimensions (at most ", layout::kMaxDims, ")");
@@ -192,13 +187,12 @@ File File::parse_bytes(const uint8_t* data, size_t size, const std::string& name
   by_offset.reserve(f.tensors_.size());
   for (const TensorInfo& t : f.tensors_) {
     if (t.offset % f.alignment_ != 0)
-      fail(name, ": tensor ", quoted(t.name), ": data offset ", t.offset, " is not a multiple of the alignment ",
-           f.alignment_);
+      fail(name, ": tensor ", layout::quoted(t.name), ": data offset ", t.offset,
+           " is not a multiple of the alignment ", f.alignment_);
     uint64_t room = f.data_offset_ > size ? 0 : size - f.data_offset_;
     if (t.offset > room || t.nbytes > room - t.offset)
-      fail(name, ": tensor ", quoted(t.name), ": data at offset ", t.offset, " + ", t.nbytes,
-           " bytes runs past the end of the file (data section starts at ", f.data_offset_, ", file size ", size,
-           ")");
+      fail(name, ": tensor ", layout::quoted(t.name), ": data at offset ", t.offset, " + ", t.nbytes,
+           " bytes runs past the end of the file (data section starts at ", f.data_offset_, ", file size ", size, ")");
     by_offset.push_back(&t);
   }
   std::sort(by_offset.begin(), by_offset.end(),
@@ -207,8 +201,8 @@ File File::parse_bytes(const uint8_t* data, size_t size, const std::string& name
     const TensorInfo& a = *by_offset[i - 1];
     const TensorInfo& b = *by_offset[i];
     if (a.offset + a.nbytes > b.offset)
-      fail(name, ": tensors ", quoted(a.name), " (offset ", a.offset, ", ", a.nbytes, " bytes) and ",
-           quoted(b.name), " (offset ", b.offset, ") overlap");
+      fail(name, ": tensors ", layout::quoted(a.name), " (offset ", a.offset, ", ", a.nbytes, " bytes) and ",
+           layout::quoted(b.name), " (offset ", b.offset, ") overlap");
   }
   return f;
 }
@@ -220,7 +214,7 @@ const Value* File::find(std::string_view key) const {
 
 const Value& File::get(std::string_view key) const {
   const Value* v = find(key);
-  if (!v) fail(path_, ": missing metadata key ", quoted(key));
+  if (!v) fail(path_, ": missing metadata key ", layout::quoted(key));
   return *v;
 }
 
@@ -232,7 +226,7 @@ auto checked(const std::string& path, std::string_view key, F&& f) {
   try {
     return f();
   } catch (const Error& e) {
-    fail(path, ": metadata ", quoted(key), ": ", e.what());
+    fail(path, ": metadata ", layout::quoted(key), ": ", e.what());
   }
 }
 
@@ -269,7 +263,7 @@ const uint8_t* File::tensor_data(const TensorInfo& info) const { return base_ + 
 
 Tensor File::tensor(std::string_view name) const {
   const TensorInfo* info = find_tensor(name);
-  if (!info) fail(path_, ": no tensor named ", quoted(name));
+  if (!info) fail(path_, ": no tensor named ", layout::quoted(name));
   return Tensor::borrow(info->type, info->shape(), tensor_data(*info), file_);
 }
 

@@ -34,10 +34,27 @@ uint64_t checked_alignment(std::string_view what, const Value& value) {
   return a;
 }
 
+std::string quoted(std::string_view name) {
+  constexpr size_t kShown = 80;
+  std::string out = "'";
+  for (unsigned char c : name.substr(0, kShown)) {
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      static const char* digits = "0123456789abcdef";
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  out += name.size() > kShown ? "'..." : "'";
+  return out;
+}
+
 void check_tensor_name(std::string_view what, std::string_view name) {
   if (name.size() >= kMaxNameBytes)
-    fail(what, ": tensor name '", name.substr(0, 80), name.size() > 80 ? "..." : "", "' is ", name.size(),
-         " bytes long (ggml allows at most ", kMaxNameBytes - 1, ")");
+    fail(what, ": tensor name ", quoted(name), " is ", name.size(), " bytes long (ggml allows at most ",
+         kMaxNameBytes - 1, ")");
 }
 
 }  // namespace tf::gguf::layout

@@ -2,6 +2,7 @@
 // everything the writer accepts reads back and vice versa.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -10,8 +11,8 @@
 
 namespace tf::gguf::layout {
 
-constexpr uint32_t kMaxDims = 4;          // GGML_MAX_DIMS
-constexpr size_t kMaxNameBytes = 64;      // GGML_MAX_NAME, which counts the NUL
+constexpr uint32_t kMaxDims = 4;      // GGML_MAX_DIMS
+constexpr size_t kMaxNameBytes = 64;  // GGML_MAX_NAME, which counts the NUL
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr std::string_view kAlignmentKey = "general.alignment";
 
@@ -26,6 +27,10 @@ uint64_t tensor_nbytes(std::string_view what, DType type, const std::vector<uint
 
 // The value of general.alignment: a uint32 power of two.
 uint64_t checked_alignment(std::string_view what, const Value& value);
+
+// A key or tensor name for an error message: quoted, control bytes escaped
+// and long names cut, so that a hostile name keeps the message on one line.
+std::string quoted(std::string_view name);
 
 // A tensor name ggml can load: shorter than kMaxNameBytes.
 void check_tensor_name(std::string_view what, std::string_view name);

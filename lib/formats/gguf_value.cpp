@@ -1,6 +1,7 @@
 // GGUF metadata values: construction, checked access, equality.
 #include <bit>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "tf/error.h"
@@ -18,8 +19,14 @@ bool is_signed(ValueType t) {
 
 bool is_integer_type(ValueType t) {
   switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::UINT16:
+    case ValueType::INT16:
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::UINT64:
+    case ValueType::INT64:
       return true;
     default:
       return false;
@@ -29,47 +36,28 @@ bool is_integer_type(ValueType t) {
 // Widens one stored element to the 64-bit payload a scalar Value keeps
 // (integers sign- or zero-extended, floats as their bit pattern).
 uint64_t load_bits(ValueType t, const char* p) {
-  switch (t) {
-    case ValueType::UINT8: case ValueType::BOOL: return uint8_t(*p);
-    case ValueType::INT8: return uint64_t(int64_t(int8_t(*p)));
-    case ValueType::UINT16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
-    case ValueType::INT16: { int16_t v; std::memcpy(&v, p, 2); return uint64_t(int64_t(v)); }
-    case ValueType::UINT32: case ValueType::FLOAT32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
-    case ValueType::INT32: { int32_t v; std::memcpy(&v, p, 4); return uint64_t(int64_t(v)); }
-    default: { uint64_t v; std::memcpy(&v, p, 8); return v; }  // UINT64 INT64 FLOAT64
+  size_t width = value_type_size(t);
+  uint64_t v = 0;
+  std::memcpy(&v, p, width);
+  if (is_signed(t) && width < 8) {
+    unsigned shift = unsigned(64 - 8 * width);
+    v = uint64_t(int64_t(v << shift) >> shift);
   }
+  return v;
 }
 
 }  // namespace
 
+// Indexed by ValueType.
+constexpr std::string_view kTypeNames[] = {"uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+                                           "bool",  "string", "array",  "uint64", "int64",  "float64"};
+constexpr size_t kTypeSizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
 std::string_view value_type_name(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: return "uint8";
-    case ValueType::INT8: return "int8";
-    case ValueType::UINT16: return "uint16";
-    case ValueType::INT16: return "int16";
-    case ValueType::UINT32: return "uint32";
-    case ValueType::INT32: return "int32";
-    case ValueType::FLOAT32: return "float32";
-    case ValueType::BOOL: return "bool";
-    case ValueType::STRING: return "string";
-    case ValueType::ARRAY: return "array";
-    case ValueType::UINT64: return "uint64";
-    case ValueType::INT64: return "int64";
-    case ValueType::FLOAT64: return "float64";
-  }
-  return "unknown";
+  return uint32_t(t) < std::size(kTypeNames) ? kTypeNames[uint32_t(t)] : "unknown";
 }
 
-size_t value_type_size(ValueType t) {
-  switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-    default: return 0;
-  }
-}
+size_t value_type_size(ValueType t) { return uint32_t(t) < std::size(kTypeSizes) ? kTypeSizes[uint32_t(t)] : 0; }
 
 #define TF_SCALAR(fn, T, VT, expr) \
   Value Value::fn(T v) {           \
@@ -102,7 +90,8 @@ Value Value::packed_array(ValueType element_type, std::string bytes) {
   size_t width = value_type_size(element_type);
   if (width == 0) fail("packed GGUF array of ", value_type_name(element_type), " (only numbers and bools pack)");
   if (bytes.size() % width != 0)
-    fail("packed GGUF array of ", value_type_name(element_type), ": ", bytes.size(), " bytes is not a whole number of elements");
+    fail("packed GGUF array of ", value_type_name(element_type), ": ", bytes.size(),
+         " bytes is not a whole number of elements");
   Value out;
   out.type_ = ValueType::ARRAY;
   out.element_type_ = element_type;

@@ -54,9 +54,10 @@ void Writer::set_alignment(uint64_t alignment) {
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, Producer produce) {
-  std::string what = "GGUF writer: tensor '" + name + "'";
+  std::string what = "GGUF writer: tensor " + layout::quoted(name);
   layout::check_tensor_name("GGUF writer", name);
   if (tensor_index_.count(name)) fail(what, ": added twice");
+  if (!produce) fail(what, ": no producer");
   PendingTensor t;
   t.info.nbytes = layout::tensor_nbytes(what, type, ne);
   t.info.name = std::move(name);
@@ -68,9 +69,10 @@ void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, 
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> ne, const void* data) {
-  add_tensor(std::move(name), type, std::move(ne), Producer());
-  PendingTensor& t = tensors_.back();
-  t.produce = [data, n = t.info.nbytes](AtomicFile& out) { out.write(data, size_t(n)); };
+  std::string what = "GGUF writer: tensor " + layout::quoted(name);
+  if (!data) fail(what, ": no data");
+  uint64_t n = layout::tensor_nbytes(what, type, ne);
+  add_tensor(std::move(name), type, std::move(ne), [data, n](AtomicFile& out) { out.write(data, size_t(n)); });
 }
 
 Writer::Result Writer::write(const std::string& path) const {
@@ -92,7 +94,7 @@ Writer::Result Writer::write(const std::string& path) const {
     put_u64(header, offset);
     uint64_t padded = layout::align_up(t.info.nbytes, alignment_);
     if (padded < t.info.nbytes || offset > std::numeric_limits<uint64_t>::max() - padded)
-      fail(path, ": tensor '", t.info.name, "': data section size overflows");
+      fail(path, ": tensor ", layout::quoted(t.info.name), ": data section size overflows");
     offset += padded;
   }
 
@@ -104,7 +106,8 @@ Writer::Result Writer::write(const std::string& path) const {
     t.produce(out);
     uint64_t wrote = out.bytes_written() - before;
     if (wrote != t.info.nbytes)
-      fail(path, ": tensor '", t.info.name, "': producer wrote ", wrote, " bytes, expected ", t.info.nbytes);
+      fail(path, ": tensor ", layout::quoted(t.info.name), ": producer wrote ", wrote, " bytes, expected ",
+           t.info.nbytes);
     out.write_zeros(size_t(layout::align_up(wrote, alignment_) - wrote));
   }
   Result result;

@@ -43,6 +43,7 @@ void expect_error(const std::string& bytes, const std::string& part) {
     EXPECT_NE(msg.find("bad.gguf"), std::string::npos) << msg;
     EXPECT_NE(msg.find(part), std::string::npos) << "expected '" << part << "' in: " << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_LT(msg.size(), 1024u) << msg;
   }
 }
 
@@ -101,9 +102,9 @@ uint64_t touch(const File& f) {
 }
 
 // Every outcome must be a parse or a tf::Error; anything else fails the test.
-bool parses_or_fails_cleanly(const std::string& bytes, const std::string& what) {
+bool parses_or_fails_cleanly(const uint8_t* data, size_t size, const std::string& what) {
   try {
-    File f = parse(bytes);
+    File f = File::parse_bytes(data, size, "mem.gguf");
     touch(f);
     return true;
   } catch (const Error&) {
@@ -112,6 +113,19 @@ bool parses_or_fails_cleanly(const std::string& bytes, const std::string& what) 
     ADD_FAILURE() << what << ": non-tf exception: " << e.what();
     return false;
   }
+}
+
+// A cut is parsed from its own exact-size buffer, so that ASan sees a read past the cut.
+bool cut_parses(const std::string& bytes, size_t n) {
+  std::vector<uint8_t> copy(bytes.begin(), bytes.begin() + std::ptrdiff_t(n));
+  return parses_or_fails_cleanly(copy.data(), n, "cut at " + std::to_string(n));
+}
+
+// Flips in place and back: copying a whole file per case would dominate the test's time.
+void flip_parses(std::string& bytes, size_t pos, uint8_t mask) {
+  bytes[pos] = char(uint8_t(bytes[pos]) ^ mask);
+  parses_or_fails_cleanly(bytes_of(bytes), bytes.size(), "flip at " + std::to_string(pos));
+  bytes[pos] = char(uint8_t(bytes[pos]) ^ mask);
 }
 
 // A small file with every value type, nested arrays, a block type, an odd
@@ -152,7 +166,7 @@ struct Fixture {
     w.set("t.u64s", Value::array(ValueType::UINT64, {Value::u64(1), Value::u64(~0ull)}));
     w.set("t.empty", Value::array(ValueType::INT16, {}));
     w.set("t.nested", Value::array(ValueType::ARRAY, {Value::i32_array({1, 2}), Value::string_array({"x"}),
-                                                     Value::array(ValueType::ARRAY, {Value::f32_array({})})}));
+                                                      Value::array(ValueType::ARRAY, {Value::f32_array({})})}));
     w.add_tensor("f32", DType::F32, {4, 3}, f32.data());
     w.add_tensor("f16", DType::F16, {8}, f16.data());
     w.add_tensor("blk.q4_0", DType::Q4_0, {64, 2}, q4_0.data());
@@ -358,14 +372,17 @@ TEST(GgufWriter, RejectsWhatGgmlCannotLoad) {
   float data[4] = {};
   Writer w;
   w.add_tensor("x", DType::F32, {4}, data);
-  EXPECT_THROW(w.add_tensor("x", DType::F32, {4}, data), Error);                   // duplicate
-  EXPECT_THROW(w.add_tensor("y", DType::F32, {4, 0}, data), Error);                // zero dim
-  EXPECT_THROW(w.add_tensor("y", DType::F32, {1, 1, 1, 1, 1}, data), Error);       // 5 dims
-  EXPECT_THROW(w.add_tensor("y", DType::Q4_0, {16}, data), Error);                 // not whole blocks
-  EXPECT_THROW(w.add_tensor("y", DType(4), {32}, data), Error);                    // removed type id
-  EXPECT_THROW(w.add_tensor(std::string(64, 'n'), DType::F32, {4}, data), Error);  // GGML_MAX_NAME
+  EXPECT_THROW(w.add_tensor("x", DType::F32, {4}, data), Error);                          // duplicate
+  EXPECT_THROW(w.add_tensor("y", DType::F32, {4, 0}, data), Error);                       // zero dim
+  EXPECT_THROW(w.add_tensor("y", DType::F32, {1, 1, 1, 1, 1}, data), Error);              // 5 dims
+  EXPECT_THROW(w.add_tensor("y", DType::Q4_0, {16}, data), Error);                        // not whole blocks
+  EXPECT_THROW(w.add_tensor("y", DType(4), {32}, data), Error);                           // removed type id
+  EXPECT_THROW(w.add_tensor(std::string(64, 'n'), DType::F32, {4}, data), Error);         // GGML_MAX_NAME
   EXPECT_THROW(w.add_tensor("y", DType::F64, {1ull << 31, 1ull << 31, 4}, data), Error);  // overflow
+  EXPECT_THROW(w.add_tensor("y", DType::F32, {4}, static_cast<const void*>(nullptr)), Error);
+  EXPECT_THROW(w.add_tensor("y", DType::F32, {4}, Writer::Producer()), Error);
   w.add_tensor(std::string(63, 'n'), DType::F32, {1}, data);
+  EXPECT_EQ(w.tensor_count(), 2u);
   EXPECT_THROW(w.set("general.alignment", Value::u64(64)), Error);
   EXPECT_THROW(w.set("general.alignment", Value::u32(48)), Error);
   EXPECT_THROW(w.set_alignment(0), Error);
@@ -466,6 +483,12 @@ TEST(GgufHostile, MetadataFields) {
     Raw r;
     r.header(0, 2).kv_u32("dup", 1).kv_u32("dup", 2);
     expect_error(r.b, "duplicate metadata key 'dup'");
+    Raw nl;  // a hostile key cannot break the message over lines or flood it
+    nl.header(0, 2).kv_u32("a\nb", 1).kv_u32("a\nb", 2);
+    expect_error(nl.b, "duplicate metadata key 'a\\x0ab'");
+    Raw big;
+    big.header(0, 2).kv_u32(std::string(5000, 'k'), 1).kv_u32(std::string(5000, 'k'), 2);
+    expect_error(big.b, "'...");
   }
   auto align = [](auto&& build) {
     Raw r;
@@ -541,23 +564,18 @@ TEST(GgufHostile, EveryTruncationAndManyFlipsOfTheFixture) {
   File f = parse(good);
   size_t header_end = size_t(f.data_offset());
   int parsed = 0;
-  for (size_t n = 0; n < good.size(); ++n)
-    parsed += parses_or_fails_cleanly(good.substr(0, n), "truncated at " + std::to_string(n));
+  for (size_t n = 0; n < good.size(); ++n) parsed += cut_parses(good, n);
   // A cut inside the last tensor's padding still leaves a whole file; anything earlier cannot.
   const TensorInfo& last = f.tensors().back();
   EXPECT_EQ(size_t(parsed), good.size() - (header_end + last.offset + last.nbytes));
   for (size_t pos = 0; pos < header_end; ++pos)
-    for (uint8_t mask : {0x01, 0x80, 0xff, 0x10}) {
-      std::string bad = good;
-      bad[pos] = char(uint8_t(bad[pos]) ^ mask);
-      parses_or_fails_cleanly(bad, "flip at " + std::to_string(pos));
-    }
+    for (uint8_t mask : {0x01, 0x80, 0xff, 0x10}) flip_parses(good, pos, mask);
   // Stamping an extreme value over every 8-byte window of the header.
   for (size_t pos = 0; pos + 8 <= header_end; ++pos)
     for (uint64_t v : {~0ull, 1ull << 63, 1ull << 32, 0ull, 0x7fffffffull}) {
       std::string bad = good;
       std::memcpy(bad.data() + pos, &v, 8);
-      parses_or_fails_cleanly(bad, "stamp at " + std::to_string(pos));
+      parses_or_fails_cleanly(bytes_of(bad), bad.size(), "stamp at " + std::to_string(pos));
     }
 }
 
@@ -624,8 +642,8 @@ TEST(GgufReference, LlamaShakespeareF16) {
   // The f16 embedding is the bf16 checkpoint rounded (README §7: within 3e-8).
   std::string dtype;
   std::vector<int64_t> shape;
-  std::string st = safetensors_bytes(model("trained/llama-shakespeare/model.safetensors"),
-                                     "model.embed_tokens.weight", &dtype, &shape);
+  std::string st = safetensors_bytes(model("trained/llama-shakespeare/model.safetensors"), "model.embed_tokens.weight",
+                                     &dtype, &shape);
   ASSERT_EQ(dtype, "BF16");
   ASSERT_EQ(shape, (std::vector<int64_t>{32000, 256}));
   Tensor t = f.tensor("token_embd.weight");
@@ -646,9 +664,9 @@ TEST(GgufReference, ParityLlamaF32MatchesSafetensors) {
   EXPECT_EQ(f.tensors().front().name, "output.weight");
   EXPECT_EQ(f.get_u64("llama.attention.head_count_kv", 0), 2u);
   EXPECT_EQ(f.get("tokenizer.ggml.tokens").size(), 1000u);
-  for (const auto& [gguf_name, st_name] : {std::pair{"token_embd.weight", "model.embed_tokens.weight"},
-                                           std::pair{"output.weight", "lm_head.weight"},
-                                           std::pair{"blk.1.ffn_down.weight", "model.layers.1.mlp.down_proj.weight"}}) {
+  for (const auto& [gguf_name, st_name] :
+       {std::pair{"token_embd.weight", "model.embed_tokens.weight"}, std::pair{"output.weight", "lm_head.weight"},
+        std::pair{"blk.1.ffn_down.weight", "model.layers.1.mlp.down_proj.weight"}}) {
     std::string dtype;
     std::vector<int64_t> shape;
     std::string st = safetensors_bytes(model("parity/llama/model.safetensors"), st_name, &dtype, &shape);
@@ -669,9 +687,9 @@ TEST(GgufReference, VocabularyFiles) {
     size_t tokens;
     size_t kvs;
   };
-  for (const Case& c : {Case{"ggml-vocab-llama-spm.gguf", "llama", 32000, 22},
-                        Case{"ggml-vocab-gpt-2.gguf", "gpt2", 50257, 16},
-                        Case{"ggml-vocab-bert-bge.gguf", "bert", 30522, 20}}) {
+  for (const Case& c :
+       {Case{"ggml-vocab-llama-spm.gguf", "llama", 32000, 22}, Case{"ggml-vocab-gpt-2.gguf", "gpt2", 50257, 16},
+        Case{"ggml-vocab-bert-bge.gguf", "bert", 30522, 20}}) {
     SCOPED_TRACE(c.file);
     std::string path = model(std::string("tokenizers/") + c.file);
     File f = File::open(path);
@@ -700,18 +718,15 @@ TEST(GgufReference, CorruptedRealFilesFailCleanly) {
   size_t header_end = size_t(parse(good).data_offset());
   int parsed = 0;
   // Every cut in the first 4 KiB (header fields, the start of the vocabulary),
-  // then a sample through the rest of the header and the data.
-  for (size_t n = 0; n < good.size(); n += n < 4096 ? 1 : n < header_end ? 97 : 4099)
-    parsed += parses_or_fails_cleanly(good.substr(0, n), "cut at " + std::to_string(n));
+  // then a sample through the rest of the header, then the data (whose cuts
+  // need no private copy: the header they parse is whole).
+  for (size_t n = 0; n < header_end; n += n < 4096 ? 1 : 97) parsed += cut_parses(good, n);
+  for (size_t n = header_end; n < good.size(); n += 4099)
+    parsed += parses_or_fails_cleanly(bytes_of(good), n, "cut at " + std::to_string(n));
   EXPECT_EQ(parsed, 0);
-  for (size_t pos = 0; pos < header_end; pos += pos < 1024 ? 1 : 53) {
-    std::string bad = good;
-    bad[pos] = char(uint8_t(bad[pos]) ^ 0xff);
-    parses_or_fails_cleanly(bad, "flip at " + std::to_string(pos));
-  }
+  for (size_t pos = 0; pos < header_end; pos += pos < 1024 ? 1 : 53) flip_parses(good, pos, 0xff);
   std::string spm = read_all(model("tokenizers/ggml-vocab-llama-spm.gguf"));
-  for (size_t n = 0; n < spm.size(); n += 7919)
-    parses_or_fails_cleanly(spm.substr(0, n), "vocab cut at " + std::to_string(n));
+  for (size_t n = 0; n < spm.size(); n += 7919) cut_parses(spm, n);
 }
 
 }  // namespace

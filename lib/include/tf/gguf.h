@@ -1,14 +1,17 @@
 // GGUF v3 (llama.cpp's model file format): reader and streaming writer.
 //
-// The reader validates before it trusts: magic and version, every count and
-// string length against the bytes that remain, tensor offsets and sizes inside
-// the data section and aligned, no overlaps, no duplicate names or keys, dims
-// whose product does not overflow, known type ids. Any failure is a tf::Error
+// The reader validates before it trusts: magic and version (2 or 3), every
+// count and string length against the bytes that remain, arrays nested at
+// most 16 deep, general.alignment a uint32 power of two, tensor offsets and
+// sizes inside the data section and aligned, no overlaps, no duplicate names
+// or keys, 0-4 dims > 0 whose product fits int64, whole blocks, known type
+// ids, names ggml can hold (< 64 bytes). Any failure is a one-line tf::Error
 // naming the file and the field. Tensor data stays in the memory map.
 //
 // The writer keeps metadata in insertion order and streams tensor data one
 // tensor at a time through callbacks, so a model never has to fit in RAM;
-// reading a file and writing it back gives identical bytes.
+// reading a file in the writer's layout (ggml's and gguf-py's) and writing it
+// back gives identical bytes.
 #pragma once
 #include <cstdint>
 #include <functional>
