@@ -8,5 +8,8 @@ namespace tf::run {
 void add_tokenize(CLI::App& app);
 void add_detokenize(CLI::App& app);
 void add_train_tokenizer(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_forward(CLI::App& app);
+void add_perplexity(CLI::App& app);
 
 }  // namespace tf::run

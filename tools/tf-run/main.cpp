@@ -4,9 +4,12 @@
 #include "tf-run/commands.h"
 
 int main(int argc, char** argv) {
-  return tf::tool::run("tf-run", "trustformers inference: tokenize, detokenize, train-tokenizer", argc, argv,
+  return tf::tool::run("tf-run", "trustformers inference: generate, forward, perplexity, tokenize, detokenize, train-tokenizer", argc, argv,
                        [](CLI::App& app) {
                          app.require_subcommand(1);
+                         tf::run::add_generate(app);
+                         tf::run::add_forward(app);
+                         tf::run::add_perplexity(app);
                          tf::run::add_tokenize(app);
                          tf::run::add_detokenize(app);
                          tf::run::add_train_tokenizer(app);
