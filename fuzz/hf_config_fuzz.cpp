@@ -1,5 +1,6 @@
 // libFuzzer target for config.json parsing: any input must give a Config or
 // a tf::Error, never another exception (nlohmann's included) or a crash.
+// Seeds: the zoo's config.json files (../shared/models/*/*/config.json).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

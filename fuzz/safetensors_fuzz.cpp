@@ -1,6 +1,8 @@
 // libFuzzer target for the safetensors reader: every input must either parse
 // or throw tf::Error, and every tensor of a file that parses must be readable
 // in full (its bytes, its Tensor view) without leaving the input.
+//   scripts/safetensors_fuzz_seeds.py build-fuzz/corpus/safetensors
+//   build-fuzz/fuzz/safetensors_fuzz -dict=fuzz/safetensors.dict -max_len=4096 build-fuzz/corpus/safetensors
 #include <cstddef>
 #include <cstdint>
 
