@@ -13,6 +13,7 @@ namespace tf::hf {
 namespace {
 
 using nlohmann::json;
+using tf::json::brief;
 using tf::json::quote;
 using tf::json::type_name;
 
@@ -165,14 +166,14 @@ class Fields {
  private:
   int64_t as_int(const json& v, std::string_view key) const {
     if (v.is_number_unsigned()) {
-      if (v.get<uint64_t>() > uint64_t(INT64_MAX)) fail(where(key), ": ", v.dump(), " is too large");
+      if (v.get<uint64_t>() > uint64_t(INT64_MAX)) fail(where(key), ": ", brief(v), " is too large");
       return int64_t(v.get<uint64_t>());
     }
     if (v.is_number_integer()) return v.get<int64_t>();
     if (v.is_number_float()) {
       double d = v.get<double>();
       if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) return int64_t(d);
-      fail(where(key), ": expected an integer, got ", v.dump());
+      fail(where(key), ": expected an integer, got ", brief(v));
     }
     fail(where(key), ": expected an integer, got ", type_name(v));
   }
@@ -211,7 +212,7 @@ std::optional<int64_t> token(Fields& f, std::string_view key, std::optional<int6
 
 struct Common {
   bool tie = true;  // PretrainedConfig's default
-  std::optional<int64_t> bos, eos, pad, decoder_start;
+  std::optional<int64_t> bos = std::nullopt, eos = std::nullopt, pad = std::nullopt, decoder_start = std::nullopt;
   bool encoder_decoder = false;
 };
 
@@ -303,7 +304,8 @@ std::vector<double> number_list(Fields& r, std::string_view key, size_t expect) 
     if (!x.is_number()) fail(r.where(key), ": expected numbers, got ", type_name(x));
     out.push_back(x.get<double>());
   }
-  if (out.size() != expect) fail(r.where(key), ": has ", out.size(), " entries, expected ", expect, " (rotary dims / 2)");
+  if (out.size() != expect)
+    fail(r.where(key), ": has ", out.size(), " entries, expected ", expect, " (rotary dims / 2)");
   return out;
 }
 
@@ -428,7 +430,8 @@ void parse_layer_types(Fields& f, Config& c, const std::function<AttentionKind(i
     for (const json& t : *lt) {
       if (t == "full_attention") c.layer_types.push_back(AttentionKind::Full);
       else if (t == "sliding_attention") c.layer_types.push_back(AttentionKind::Sliding);
-      else fail(f.where("layer_types"), ": unsupported layer type ", quote(t.is_string() ? t.get<std::string>() : t.dump()));
+      else fail(f.where("layer_types"), ": unsupported layer type ",
+                t.is_string() ? quote(t.get<std::string>()) : std::string(type_name(t)));
     }
   } else {
     for (int64_t i = 0; i < c.num_layers; ++i) c.layer_types.push_back(implied(i));
@@ -443,13 +446,13 @@ void all_full(Config& c) { c.layer_types.assign(size_t(c.num_layers), AttentionK
 // ---------------------------------------------------------------- decoder-only LMs
 
 struct LlamaDefaults {
-  int64_t vocab, hidden, intermediate, layers, heads;
-  std::optional<int64_t> kv_heads;   // nullopt: num_attention_heads
-  std::optional<int64_t> head_dim;   // nullopt: hidden / heads
-  int64_t max_positions;
-  double eps;
-  const char* act;
-  Common common;
+  int64_t vocab = 0, hidden = 0, intermediate = 0, layers = 0, heads = 0;
+  std::optional<int64_t> kv_heads = std::nullopt;  // nullopt: num_attention_heads
+  std::optional<int64_t> head_dim = std::nullopt;  // nullopt: hidden / heads
+  int64_t max_positions = 0;
+  double eps = 0;
+  const char* act = "";
+  Common common = {};
 };
 
 // The dimensions every llama-style config spells the same way.
@@ -478,7 +481,8 @@ void set_head_dim(Fields& f, Config& c, std::optional<int64_t> fallback, bool fi
 }
 
 void parse_llama(Fields& f, Config& c) {
-  llama_dims(f, c, {32000, 4096, 11008, 32, 32, std::nullopt, std::nullopt, 2048, 1e-6, "silu", {false, 1, 2, {}, {}, false}});
+  llama_dims(f, c, {.vocab = 32000, .hidden = 4096, .intermediate = 11008, .layers = 32, .heads = 32,
+                    .max_positions = 2048, .eps = 1e-6, .act = "silu", .common = {.tie = false, .bos = 1, .eos = 2}});
   set_head_dim(f, c, std::nullopt);
   c.qkv_bias = c.o_bias = f.boolean("attention_bias", false);
   c.mlp_bias = f.boolean("mlp_bias", false);
@@ -488,7 +492,9 @@ void parse_llama(Fields& f, Config& c) {
 }
 
 void parse_mistral(Fields& f, Config& c) {
-  llama_dims(f, c, {32000, 4096, 14336, 32, 32, 8, std::nullopt, 4096 * 32, 1e-6, "silu", {false, 1, 2, {}, {}, false}});
+  llama_dims(f, c, {.vocab = 32000, .hidden = 4096, .intermediate = 14336, .layers = 32, .heads = 32, .kv_heads = 8,
+                    .max_positions = 4096 * 32, .eps = 1e-6, .act = "silu",
+                    .common = {.tie = false, .bos = 1, .eos = 2}});
   set_head_dim(f, c, std::nullopt);
   c.sliding_window = f.nullable_int("sliding_window", 4096).value_or(0);
   if (c.sliding_window < 0) fail(f.where("sliding_window"), ": must not be negative");
@@ -497,7 +503,8 @@ void parse_mistral(Fields& f, Config& c) {
 }
 
 void parse_qwen2(Fields& f, Config& c) {
-  llama_dims(f, c, {151936, 4096, 22016, 32, 32, 32, std::nullopt, 32768, 1e-6, "silu", {false, {}, {}, {}, {}, false}});
+  llama_dims(f, c, {.vocab = 151936, .hidden = 4096, .intermediate = 22016, .layers = 32, .heads = 32, .kv_heads = 32,
+                    .max_positions = 32768, .eps = 1e-6, .act = "silu", .common = {.tie = false}});
   set_head_dim(f, c, std::nullopt);
   c.qkv_bias = true;  // fixed in Qwen2Attention
   const bool use_sliding = f.boolean("use_sliding_window", false);
@@ -512,7 +519,9 @@ void parse_qwen2(Fields& f, Config& c) {
 }
 
 void parse_phi3(Fields& f, Config& c) {
-  llama_dims(f, c, {32064, 3072, 8192, 32, 32, std::nullopt, std::nullopt, 4096, 1e-5, "silu", {false, 1, 32000, 32000, {}, false}});
+  llama_dims(f, c, {.vocab = 32064, .hidden = 3072, .intermediate = 8192, .layers = 32, .heads = 32,
+                    .max_positions = 4096, .eps = 1e-5, .act = "silu",
+                    .common = {.tie = false, .bos = 1, .eos = 32000, .pad = 32000}});
   set_head_dim(f, c, std::nullopt);
   c.sliding_window = f.nullable_int("sliding_window", std::nullopt).value_or(0);
   RopeSpec spec;
@@ -523,9 +532,13 @@ void parse_phi3(Fields& f, Config& c) {
 
 void parse_gemma(Fields& f, Config& c, bool v2) {
   if (!v2)
-    llama_dims(f, c, {256000, 3072, 24576, 28, 16, 16, 256, 8192, 1e-6, "gelu_pytorch_tanh", {true, 2, 1, 0, {}, false}});
+    llama_dims(f, c, {.vocab = 256000, .hidden = 3072, .intermediate = 24576, .layers = 28, .heads = 16, .kv_heads = 16,
+                      .head_dim = 256, .max_positions = 8192, .eps = 1e-6, .act = "gelu_pytorch_tanh",
+                      .common = {.tie = true, .bos = 2, .eos = 1, .pad = 0}});
   else
-    llama_dims(f, c, {256000, 2304, 9216, 26, 8, 4, 256, 8192, 1e-6, "gelu_pytorch_tanh", {true, 2, 1, 0, {}, false}});
+    llama_dims(f, c, {.vocab = 256000, .hidden = 2304, .intermediate = 9216, .layers = 26, .heads = 8, .kv_heads = 4,
+                      .head_dim = 256, .max_positions = 8192, .eps = 1e-6, .act = "gelu_pytorch_tanh",
+                      .common = {.tie = true, .bos = 2, .eos = 1, .pad = 0}});
   // GemmaMLP reads hidden_act; Gemma2MLP reads only hidden_activation. A
   // gemma config whose two spellings disagree is ambiguous (transformers'
   // docs and code disagree about which wins), so it is refused.
@@ -560,7 +573,7 @@ void parse_gemma(Fields& f, Config& c, bool v2) {
 }
 
 void parse_stablelm(Fields& f, Config& c) {
-  common(f, c, {false, 0, 0, {}, {}, false});
+  common(f, c, {.tie = false, .bos = 0, .eos = 0});
   f.ignore({"is_decoder"});
   c.vocab_size = f.positive("vocab_size", 50304);
   c.hidden_size = c.embedding_size = f.positive("hidden_size", 2560);
@@ -585,7 +598,7 @@ void parse_stablelm(Fields& f, Config& c) {
 }
 
 void parse_gpt2(Fields& f, Config& c) {
-  common(f, c, {true, 50256, 50256, {}, {}, false});
+  common(f, c, {.tie = true, .bos = 50256, .eos = 50256});
   f.ignore({"is_decoder"});
   c.vocab_size = f.positive("vocab_size", 50257);
   c.max_position_embeddings = f.positive("n_positions", 1024);
@@ -614,7 +627,7 @@ void parse_gpt2(Fields& f, Config& c) {
 }
 
 void parse_gpt_neox(Fields& f, Config& c) {
-  common(f, c, {false, 0, 2, {}, {}, false});
+  common(f, c, {.tie = false, .bos = 0, .eos = 2});
   f.ignore({"is_decoder"});
   c.vocab_size = f.positive("vocab_size", 50432);
   c.hidden_size = c.embedding_size = f.positive("hidden_size", 6144);
@@ -638,7 +651,7 @@ void parse_gpt_neox(Fields& f, Config& c) {
 }
 
 void parse_falcon(Fields& f, Config& c) {
-  common(f, c, {true, 11, 11, {}, {}, false});
+  common(f, c, {.tie = true, .bos = 11, .eos = 11});
   f.ignore({"is_decoder"});
   c.vocab_size = f.positive("vocab_size", 65024);
   c.hidden_size = c.embedding_size = f.positive("hidden_size", 4544);
@@ -679,10 +692,10 @@ void parse_falcon(Fields& f, Config& c) {
 // ---------------------------------------------------------------- encoders
 
 struct BertDefaults {
-  int64_t vocab, hidden, layers, heads, intermediate, max_positions, type_vocab;
-  const char* act;
-  double eps;
-  Common common;
+  int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, intermediate = 0, max_positions = 0, type_vocab = 0;
+  const char* act = "";
+  double eps = 0;
+  Common common = {};
 };
 
 void bert_like(Fields& f, Config& c, const BertDefaults& d) {
@@ -705,31 +718,40 @@ void bert_like(Fields& f, Config& c, const BertDefaults& d) {
 }
 
 void parse_bert(Fields& f, Config& c) {
-  bert_like(f, c, {30522, 768, 12, 12, 3072, 512, 2, "gelu", 1e-12, {true, {}, {}, 0, {}, false}});
+  bert_like(f, c, {.vocab = 30522, .hidden = 768, .layers = 12, .heads = 12, .intermediate = 3072,
+                   .max_positions = 512, .type_vocab = 2, .act = "gelu", .eps = 1e-12,
+                   .common = {.tie = true, .pad = 0}});
   c.pooler_size = c.hidden_size;
   c.pooler_activation = Activation::Tanh;
 }
 
 void parse_roberta(Fields& f, Config& c) {
-  bert_like(f, c, {30522, 768, 12, 12, 3072, 512, 2, "gelu", 1e-12, {true, 0, 2, 1, {}, false}});
+  bert_like(f, c, {.vocab = 30522, .hidden = 768, .layers = 12, .heads = 12, .intermediate = 3072,
+                   .max_positions = 512, .type_vocab = 2, .act = "gelu", .eps = 1e-12,
+                   .common = {.tie = true, .bos = 0, .eos = 2, .pad = 1}});
   // RobertaEmbeddings numbers positions from padding_idx + 1.
   if (!c.pad_token_id) fail(f.where("pad_token_id"), ": required (RoBERTa positions start after it)");
   c.position_offset = *c.pad_token_id + 1;
   if (c.position_offset >= c.max_position_embeddings)
-    fail(f.where("max_position_embeddings"), ": ", c.max_position_embeddings, " leaves no positions after pad_token_id");
+    fail(f.where("max_position_embeddings"), ": ", c.max_position_embeddings,
+         " leaves no positions after pad_token_id");
   c.pooler_size = c.hidden_size;
   c.pooler_activation = Activation::Tanh;
 }
 
 void parse_electra(Fields& f, Config& c) {
-  bert_like(f, c, {30522, 256, 12, 4, 1024, 512, 2, "gelu", 1e-12, {true, {}, {}, 0, {}, false}});
+  bert_like(f, c, {.vocab = 30522, .hidden = 256, .layers = 12, .heads = 4, .intermediate = 1024,
+                   .max_positions = 512, .type_vocab = 2, .act = "gelu", .eps = 1e-12,
+                   .common = {.tie = true, .pad = 0}});
   c.embedding_size = f.positive("embedding_size", 128);
   // summary_* configure the sequence-summary of the multiple-choice head only.
   f.ignore({"summary_type", "summary_use_proj", "summary_activation"});
 }
 
 void parse_albert(Fields& f, Config& c) {
-  bert_like(f, c, {30000, 4096, 12, 64, 16384, 512, 2, "gelu_new", 1e-12, {true, 2, 3, 0, {}, false}});
+  bert_like(f, c, {.vocab = 30000, .hidden = 4096, .layers = 12, .heads = 64, .intermediate = 16384,
+                   .max_positions = 512, .type_vocab = 2, .act = "gelu_new", .eps = 1e-12,
+                   .common = {.tie = true, .bos = 2, .eos = 3, .pad = 0}});
   c.embedding_size = f.positive("embedding_size", 128);
   c.num_hidden_groups = f.positive("num_hidden_groups", 1);
   c.inner_group_num = f.positive("inner_group_num", 1);
@@ -748,7 +770,7 @@ void parse_albert(Fields& f, Config& c) {
 }
 
 void parse_distilbert(Fields& f, Config& c) {
-  common(f, c, {true, {}, {}, 0, {}, false});
+  common(f, c, {.tie = true, .pad = 0});
   f.expect_bool("is_decoder", false);
   c.vocab_size = f.positive("vocab_size", 30522);
   c.max_position_embeddings = f.positive("max_position_embeddings", 512);
@@ -770,7 +792,7 @@ void parse_distilbert(Fields& f, Config& c) {
 }
 
 void parse_deberta_v2(Fields& f, Config& c) {
-  common(f, c, {true, {}, {}, 0, {}, false});
+  common(f, c, {.tie = true, .pad = 0});
   f.expect_bool("is_decoder", false);
   c.vocab_size = f.positive("vocab_size", 128100);
   c.hidden_size = f.positive("hidden_size", 1536);
@@ -849,7 +871,7 @@ void parse_deberta_v2(Fields& f, Config& c) {
 // ---------------------------------------------------------------- encoder-decoders
 
 void parse_t5(Fields& f, Config& c) {
-  common(f, c, {true, {}, 1, 0, {}, true});
+  common(f, c, {.tie = true, .eos = 1, .pad = 0, .encoder_decoder = true});
   f.ignore({"is_decoder"});  // T5Stack sets it per stack
   c.vocab_size = f.positive("vocab_size", 32128);
   c.hidden_size = c.embedding_size = f.positive("d_model", 512);
@@ -896,7 +918,7 @@ void parse_t5(Fields& f, Config& c) {
 }
 
 void parse_bart(Fields& f, Config& c) {
-  common(f, c, {true, 0, 2, 1, 2, true});
+  common(f, c, {.tie = true, .bos = 0, .eos = 2, .pad = 1, .decoder_start = 2, .encoder_decoder = true});
   f.ignore({"is_decoder"});
   c.vocab_size = f.positive("vocab_size", 50265);
   c.max_position_embeddings = f.positive("max_position_embeddings", 1024);
@@ -931,7 +953,8 @@ void parse_bart(Fields& f, Config& c) {
 }
 
 void parse_whisper(Fields& f, Config& c) {
-  common(f, c, {true, 50256, 50256, 50256, 50257, true});
+  common(f, c,
+         {.tie = true, .bos = 50256, .eos = 50256, .pad = 50256, .decoder_start = 50257, .encoder_decoder = true});
   f.ignore({"is_decoder"});
   c.vocab_size = f.positive("vocab_size", 51865);
   c.num_mel_bins = f.positive("num_mel_bins", 80);
@@ -977,7 +1000,7 @@ void vision_patches(Fields& f, Config& c, int64_t image, int64_t patch) {
 }
 
 void parse_vit(Fields& f, Config& c) {
-  common(f, c, {false, {}, {}, {}, {}, false});
+  common(f, c, {.tie = false});
   f.ignore({"is_decoder"});
   c.tie_word_embeddings = false;  // no token embeddings to tie
   c.hidden_size = c.embedding_size = f.positive("hidden_size", 768);
@@ -997,7 +1020,7 @@ void parse_vit(Fields& f, Config& c) {
 }
 
 void clip_tower(Fields& f, Config& c, bool text) {
-  common(f, c, text ? Common{false, 49406, 49407, 1, {}, false} : Common{false, {}, {}, {}, {}, false});
+  common(f, c, text ? Common{.tie = false, .bos = 49406, .eos = 49407, .pad = 1} : Common{.tie = false});
   f.ignore({"is_decoder"});
   c.tie_word_embeddings = false;
   c.hidden_size = c.embedding_size = f.positive("hidden_size", text ? 512 : 768);
@@ -1022,7 +1045,7 @@ Config parse_object(const json& obj, const std::string& origin, const std::strin
                     const ParseOptions& options, std::optional<Arch> expect);
 
 void parse_clip(Fields& f, Config& c, const ParseOptions& options) {
-  common(f, c, {true, {}, {}, {}, {}, false});
+  common(f, c, {.tie = true});
   f.ignore({"is_decoder"});
   c.tie_word_embeddings = false;
   c.projection_dim = f.positive("projection_dim", 512);
@@ -1064,8 +1087,8 @@ constexpr ArchName kArchNames[] = {
 Config parse_object(const json& obj, const std::string& origin, const std::string& prefix,
                     const ParseOptions& options, std::optional<Arch> expect) {
   if (!obj.is_object())
-    fail(origin, ": ", prefix.empty() ? "config" : prefix.substr(0, prefix.size() - 1), ": expected a JSON object, got ",
-         type_name(obj));
+    fail(origin, ": ", prefix.empty() ? "config" : prefix.substr(0, prefix.size() - 1),
+         ": expected a JSON object, got ", type_name(obj));
   Fields f(obj, origin, prefix);
   Config c;
   c.origin = origin;

@@ -12,6 +12,7 @@ namespace tf::safetensors {
 namespace {
 
 using nlohmann::json;
+using tf::json::brief;
 using tf::json::quote;
 using tf::json::type_name;
 
@@ -41,7 +42,7 @@ int alignment_rank(DType t) {
 uint64_t parse_u64(const json& v, const std::string& where, const char* what) {
   if (!v.is_number_unsigned()) {
     if (v.is_number_integer()) fail(where, ": ", what, " ", v.get<int64_t>(), " is negative");
-    if (v.is_number_float()) fail(where, ": ", what, " must be an integer (got ", v.dump(), ")");
+    if (v.is_number_float()) fail(where, ": ", what, " must be an integer (got ", brief(v), ")");
     fail(where, ": ", what, " must be an integer (got ", type_name(v), ")");
   }
   return v.get<uint64_t>();
@@ -142,16 +143,16 @@ File File::parse_bytes(const uint8_t* data, size_t size, const std::string& name
     for (const json& d : *shape) {
       uint64_t dim = parse_u64(d, where, "shape dimension");
       if (dim > uint64_t(INT64_MAX)) fail(where, ": shape dimension ", dim, " is too large");
-      if (dim != 0 && numel > UINT64_MAX / dim) fail(where, ": shape ", shape->dump(), " overflows");
+      if (dim != 0 && numel > UINT64_MAX / dim) fail(where, ": shape ", brief(*shape), " overflows");
       numel *= dim;
       info.shape.push_back(int64_t(dim));
     }
     const uint64_t esize = element_size(info.dtype);
-    if (numel > UINT64_MAX / esize) fail(where, ": shape ", shape->dump(), " overflows");
+    if (numel > UINT64_MAX / esize) fail(where, ": shape ", brief(*shape), " overflows");
     const uint64_t expect = numel * esize;
 
     if (!offsets->is_array() || offsets->size() != 2)
-      fail(where, ": data_offsets must be an array of 2 integers, got ", offsets->dump());
+      fail(where, ": data_offsets must be an array of 2 integers, got ", brief(*offsets));
     info.begin = parse_u64((*offsets)[0], where, "data_offsets begin");
     info.end = parse_u64((*offsets)[1], where, "data_offsets end");
     if (info.begin > info.end)

@@ -26,6 +26,13 @@ std::string quote(std::string_view s, size_t limit) {
   return out;
 }
 
+std::string brief(const nlohmann::json& v, size_t limit) {
+  // Replace, not throw, on invalid UTF-8 (parsed input never has any).
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > limit) s = s.substr(0, limit) + "...";
+  return s;
+}
+
 const char* type_name(const nlohmann::json& v) {
   switch (v.type()) {
     case nlohmann::json::value_t::null: return "null";

@@ -18,6 +18,9 @@ nlohmann::json parse_strict(std::string_view text, const std::string& origin, in
 // bytes escaped, cut after `limit` bytes.
 std::string quote(std::string_view s, size_t limit = 200);
 
+// A value's compact JSON, cut after `limit` bytes, for messages.
+std::string brief(const nlohmann::json& v, size_t limit = 100);
+
 // "object", "array", "string", "number", ... for "expected X, got Y" messages.
 const char* type_name(const nlohmann::json& v);
 

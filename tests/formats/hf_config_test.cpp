@@ -466,7 +466,8 @@ TEST(HfConfigRope, LegacyAndScaledForms) {
   {
     Config c = parse(R"({"model_type": "qwen2", "hidden_size": 64, "num_attention_heads": 4,
                          "num_key_value_heads": 4, "max_position_embeddings": 4096,
-                         "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024}})");
+                         "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+                                          "original_max_position_embeddings": 1024}})");
     EXPECT_EQ(c.rope.type, RopeType::Yarn);
     EXPECT_EQ(c.rope.original_max_position_embeddings, 1024);
     EXPECT_DOUBLE_EQ(c.rope.beta_fast, 32.0);

@@ -30,7 +30,9 @@ std::vector<uint8_t> make_file(const std::string& header, size_t data_size = 0, 
   return out;
 }
 
-st::File parse(const std::vector<uint8_t>& bytes) { return st::File::parse_bytes(bytes.data(), bytes.size(), "mem.st"); }
+st::File parse(const std::vector<uint8_t>& bytes) {
+  return st::File::parse_bytes(bytes.data(), bytes.size(), "mem.st");
+}
 
 // Expects a tf::Error whose message contains every fragment.
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> fragments) {
