@@ -4,13 +4,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/cpu/attention.h"
-#include "kernels/cpu/matmul.h"
+#include "backend/backend.h"
 #include "tf/error.h"
 #include "tf/gguf.h"
-#include "tf/half.h"
 #include "tf/model.h"
-#include "tf/thread_pool.h"
 
 namespace tf::models {
 namespace {
@@ -26,7 +23,7 @@ Linear linear(const Weights& w, const std::string& name, bool required = true) {
   l.w = required ? &w.get(name + ".weight") : w.find(name + ".weight");
   if (l.w) {
     if (l.w->ndim() != 2) fail(w.path(), ": ", name, ".weight is not a matrix");
-    if (!kernels::matmul_supported(l.w->dtype()))
+    if (!cpu_backend().supports(l.w->dtype()))
       fail(w.path(), ": ", name, ".weight has type ", dtype_name(l.w->dtype()), ", which matmul does not support yet");
     l.b = to_f32(w.find(name + ".bias"));
     if (!l.b.empty() && int64_t(l.b.size()) != l.w->dim(0)) fail(w.path(), ": ", name, ".bias has the wrong size");
@@ -204,55 +201,17 @@ void Session::truncate(int64_t n) {
 
 namespace {
 
-void apply_norm(const DecoderModel& m, const NormWeights& n, const float* x, float* y, size_t rows, ThreadPool& pool) {
+void apply_norm(Backend& be, const DecoderModel& m, const NormWeights& n, const float* x, float* y, size_t rows) {
   size_t d = size_t(m.config.hidden_size);
   float eps = float(m.config.norm_eps);
   if (m.rms)
-    kernels::rms_norm(x, n.w.data(), y, rows, d, eps, m.norm_one_plus, &pool);
+    be.rms_norm(x, n.w.data(), y, rows, d, eps, m.norm_one_plus);
   else
-    kernels::layer_norm(x, n.w.data(), n.b.empty() ? nullptr : n.b.data(), y, rows, d, eps, &pool);
+    be.layer_norm(x, n.w.data(), n.b.empty() ? nullptr : n.b.data(), y, rows, d, eps);
 }
 
-// y[rows, out] (rows ldy apart) = x[rows, in] · Wᵀ + b
-void apply_linear(const Linear& l, const float* x, size_t rows, float* y, size_t ldy, ThreadPool& pool) {
-  kernels::MatmulArgs a;
-  a.M = rows;
-  a.N = size_t(l.w->dim(0));
-  a.K = size_t(l.w->dim(1));
-  a.x = x;
-  a.w = l.w->data();
-  a.w_type = l.w->dtype();
-  a.w_stride = size_t(l.w->stride(0));
-  a.bias = l.b.empty() ? nullptr : l.b.data();
-  a.y = y;
-  a.ldy = ldy;
-  kernels::matmul(a, pool);
-}
-
-void embed_row(const Tensor& table, int64_t row, float* out) {
-  if (row < 0 || row >= table.dim(0)) fail("token id ", row, " is out of range (vocabulary of ", table.dim(0), ")");
-  size_t d = size_t(table.dim(1));
-  const uint8_t* p = static_cast<const uint8_t*>(table.data()) + size_t(row * table.stride(0));
-  switch (table.dtype()) {
-    case DType::F32: std::memcpy(out, p, d * 4); break;
-    case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
-    case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
-    default: fail("embedding type ", dtype_name(table.dtype()), " is not supported yet");
-  }
-}
-
-// Writes k/v rows of n tokens into a cache laid out [n_kv_heads][n_ctx][head_dim].
-void store_kv(const float* src, size_t src_stride, size_t n, int64_t pos0, int64_t n_kv_heads, int64_t head_dim,
-              int64_t n_ctx, DType type, uint8_t* cache) {
-  for (size_t t = 0; t < n; ++t)
-    for (int64_t h = 0; h < n_kv_heads; ++h) {
-      const float* row = src + t * src_stride + size_t(h * head_dim);
-      size_t slot = size_t((h * n_ctx + pos0 + int64_t(t)) * head_dim);
-      if (type == DType::F16)
-        f32_to_f16(row, reinterpret_cast<uint16_t*>(cache) + slot, size_t(head_dim));
-      else
-        std::memcpy(reinterpret_cast<float*>(cache) + slot, row, size_t(head_dim) * 4);
-    }
+void apply_linear(Backend& be, const Linear& l, const float* x, size_t rows, float* y, size_t ldy) {
+  be.linear(x, rows, *l.w, l.b.empty() ? nullptr : l.b.data(), y, ldy);
 }
 
 }  // namespace
@@ -261,7 +220,7 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
   const DecoderModel& m = model_.impl();
   const hf::Config& c = m.config;
   State& s = *state_;
-  ThreadPool& pool = default_pool();
+  Backend& be = cpu_backend();
   if (n_tokens == 0) fail("eval: no tokens");
   if (n_past_ + int64_t(n_tokens) > n_ctx_)
     fail("the context is full: ", n_past_, " + ", n_tokens, " tokens exceed the context size ", n_ctx_,
@@ -281,12 +240,11 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
     float* x = s.x.data();
     for (size_t t = 0; t < n; ++t) {
       s.pos[t] = int32_t(pos0 + int64_t(t));
-      embed_row(*m.token_embd, tokens[start + t], x + t * d);
-      if (c.embedding_multiplier != 1.0) kernels::scale(x + t * d, float(c.embedding_multiplier), x + t * d, d);
+      be.embedding(*m.token_embd, tokens[start + t], x + t * d);
+      if (c.embedding_multiplier != 1.0) be.scale(x + t * d, float(c.embedding_multiplier), x + t * d, d);
       if (m.position_embd) {
-        std::vector<float> p(d);
-        embed_row(*m.position_embd, pos0 + int64_t(t), p.data());
-        kernels::add(x + t * d, p.data(), x + t * d, d);
+        be.embedding(*m.position_embd, pos0 + int64_t(t), s.h.data());
+        be.add(x + t * d, s.h.data(), x + t * d, d);
       }
     }
     auto record_hidden = [&](size_t layer_slot, const float* src) {
@@ -299,26 +257,28 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
     for (size_t li = 0; li < L; ++li) {
       const DecoderLayer& layer = m.layers[li];
       float* h = s.h.data();
-      apply_norm(m, layer.attn_norm, x, h, n, pool);
+      apply_norm(be, m, layer.attn_norm, x, h, n);
       float* qkv = s.qkv.data();
       if (layer.qkv.w) {
-        apply_linear(layer.qkv, h, n, qkv, qkv_w, pool);
+        apply_linear(be, layer.qkv, h, n, qkv, qkv_w);
       } else {
-        apply_linear(layer.q, h, n, qkv, qkv_w, pool);
-        apply_linear(layer.k, h, n, qkv + m.q_dim, qkv_w, pool);
-        apply_linear(layer.v, h, n, qkv + m.q_dim + m.kv_dim, qkv_w, pool);
+        apply_linear(be, layer.q, h, n, qkv, qkv_w);
+        apply_linear(be, layer.k, h, n, qkv + m.q_dim, qkv_w);
+        apply_linear(be, layer.v, h, n, qkv + m.q_dim + m.kv_dim, qkv_w);
       }
       float* q = qkv;
       float* k = qkv + m.q_dim;
       float* v = qkv + m.q_dim + m.kv_dim;
       if (m.rot_dim > 0) {
-        kernels::rope(q, n, size_t(c.num_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(),
-                      m.inv_freq.data(), m.rope_layout, 1.0f, qkv_w, &pool);
-        kernels::rope(k, n, size_t(c.num_kv_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(),
-                      m.inv_freq.data(), m.rope_layout, 1.0f, qkv_w, &pool);
+        be.rope(q, n, size_t(c.num_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(), m.inv_freq.data(),
+                m.rope_layout, qkv_w);
+        be.rope(k, n, size_t(c.num_kv_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(), m.inv_freq.data(),
+                m.rope_layout, qkv_w);
       }
-      store_kv(k, qkv_w, n, pos0, c.num_kv_heads, c.head_dim, n_ctx_, s.kv_type, s.k_cache[li].data());
-      store_kv(v, qkv_w, n, pos0, c.num_kv_heads, c.head_dim, n_ctx_, s.kv_type, s.v_cache[li].data());
+      be.store_kv(k, qkv_w, n, size_t(pos0), size_t(c.num_kv_heads), size_t(c.head_dim), size_t(n_ctx_), s.kv_type,
+                  s.k_cache[li].data());
+      be.store_kv(v, qkv_w, n, size_t(pos0), size_t(c.num_kv_heads), size_t(c.head_dim), size_t(n_ctx_), s.kv_type,
+                  s.v_cache[li].data());
 
       kernels::AttentionArgs a;
       a.n_q = n;
@@ -337,58 +297,58 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
       a.window = layer.window;
       a.scale = c.attn_scale > 0 ? float(c.attn_scale) : 0.0f;
       a.out = s.attn.data();
-      kernels::attention(a, pool);
-      apply_linear(layer.o, s.attn.data(), n, s.o.data(), d, pool);
+      be.attention(a);
+      apply_linear(be, layer.o, s.attn.data(), n, s.o.data(), d);
 
       auto mlp = [&](const float* in, float* result) {
         size_t ff = size_t(c.intermediate_size);
         float* f = s.ff.data();
         if (m.gated && m.gate_up_fused) {
-          apply_linear(layer.up, in, n, f, 2 * ff, pool);  // rows [gate | up]
-          for (size_t t = 0; t < n; ++t) kernels::glu(m.act, f + t * 2 * ff, f + t * 2 * ff + ff, f + t * ff, ff);
+          apply_linear(be, layer.up, in, n, f, 2 * ff);  // rows [gate | up]
+          for (size_t t = 0; t < n; ++t) be.glu(m.act, f + t * 2 * ff, f + t * 2 * ff + ff, f + t * ff, ff);
         } else if (m.gated) {
-          apply_linear(layer.gate, in, n, f, ff, pool);
-          apply_linear(layer.up, in, n, f + n * ff, ff, pool);
-          kernels::glu(m.act, f, f + n * ff, f, n * ff, &pool);
+          apply_linear(be, layer.gate, in, n, f, ff);
+          apply_linear(be, layer.up, in, n, f + n * ff, ff);
+          be.glu(m.act, f, f + n * ff, f, n * ff);
         } else {
-          apply_linear(layer.up, in, n, f, ff, pool);
-          kernels::activation(m.act, f, f, n * ff, &pool);
+          apply_linear(be, layer.up, in, n, f, ff);
+          be.activation(m.act, f, f, n * ff);
         }
-        apply_linear(layer.down, f, n, result, d, pool);
+        apply_linear(be, layer.down, f, n, result, d);
       };
       if (c.parallel_residual) {
         // x + attn(norm(x)) + mlp(norm'(x)); norm' is falcon's second norm,
         // gpt-neox's post-attention norm, or the same norm (falcon-7b)
         const float* in2 = h;
         if (layer.attn_norm_2.present()) {
-          apply_norm(m, layer.attn_norm_2, x, s.h2.data(), n, pool);
+          apply_norm(be, m, layer.attn_norm_2, x, s.h2.data(), n);
           in2 = s.h2.data();
         } else if (layer.ffn_norm.present()) {
-          apply_norm(m, layer.ffn_norm, x, s.h2.data(), n, pool);
+          apply_norm(be, m, layer.ffn_norm, x, s.h2.data(), n);
           in2 = s.h2.data();
         }
         mlp(in2, s.mlp.data());
-        kernels::add(s.o.data(), s.mlp.data(), s.o.data(), n * d, &pool);
-        kernels::add(x, s.o.data(), x, n * d, &pool);
+        be.add(s.o.data(), s.mlp.data(), s.o.data(), n * d);
+        be.add(x, s.o.data(), x, n * d);
       } else {
-        kernels::add(x, s.o.data(), x, n * d, &pool);
-        apply_norm(m, layer.ffn_norm, x, h, n, pool);
+        be.add(x, s.o.data(), x, n * d);
+        apply_norm(be, m, layer.ffn_norm, x, h, n);
         mlp(h, s.mlp.data());
-        kernels::add(x, s.mlp.data(), x, n * d, &pool);
+        be.add(x, s.mlp.data(), x, n * d);
       }
       // HF's last hidden state is after the final norm; record that one below
       if (li + 1 < L) record_hidden(li + 1, x);
     }
     float* hn = s.h.data();
-    apply_norm(m, m.output_norm, x, hn, n, pool);
+    apply_norm(be, m, m.output_norm, x, hn, n);
     record_hidden(L, hn);
     if (out && out->want_last_hidden)
       std::memcpy(&out->last_hidden[start * d], hn, n * d * 4);
     if (out && out->want_all_logits) {
-      apply_linear(Linear{m.output, {}}, hn, n, &out->logits[start * V], V, pool);
+      apply_linear(be, Linear{m.output, {}}, hn, n, &out->logits[start * V], V);
       if (start + n == n_tokens) std::memcpy(s.logits.data(), &out->logits[(n_tokens - 1) * V], V * 4);
     } else if (start + n == n_tokens) {
-      apply_linear(Linear{m.output, {}}, hn + (n - 1) * d, 1, s.logits.data(), V, pool);
+      apply_linear(be, Linear{m.output, {}}, hn + (n - 1) * d, 1, s.logits.data(), V);
     }
     n_past_ += int64_t(n);
   }

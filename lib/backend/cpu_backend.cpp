@@ -1,0 +1,84 @@
+#include <cstring>
+
+#include "backend/backend.h"
+#include "kernels/cpu/matmul.h"
+#include "tf/error.h"
+#include "tf/half.h"
+#include "tf/thread_pool.h"
+
+namespace tf {
+namespace {
+
+class CpuBackend : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  bool supports(DType t) const override { return kernels::matmul_supported(t); }
+
+  void linear(const float* x, size_t rows, const Tensor& w, const float* bias, float* y, size_t ldy) override {
+    kernels::MatmulArgs a;
+    a.M = rows;
+    a.N = size_t(w.dim(0));
+    a.K = size_t(w.dim(1));
+    a.x = x;
+    a.w = w.data();
+    a.w_type = w.dtype();
+    a.w_stride = size_t(w.stride(0));
+    a.bias = bias;
+    a.y = y;
+    a.ldy = ldy;
+    kernels::matmul(a, default_pool());
+  }
+
+  void embedding(const Tensor& table, int64_t row, float* out) override {
+    if (row < 0 || row >= table.dim(0)) fail("token id ", row, " is out of range (vocabulary of ", table.dim(0), ")");
+    size_t d = size_t(table.dim(1));
+    const uint8_t* p = static_cast<const uint8_t*>(table.data()) + size_t(row * table.stride(0));
+    switch (table.dtype()) {
+      case DType::F32: std::memcpy(out, p, d * 4); break;
+      case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
+      case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
+      default: fail("embedding type ", dtype_name(table.dtype()), " is not supported yet");
+    }
+  }
+
+  void rms_norm(const float* x, const float* w, float* y, size_t rows, size_t dim, float eps, bool one_plus_w) override {
+    kernels::rms_norm(x, w, y, rows, dim, eps, one_plus_w, &default_pool());
+  }
+  void layer_norm(const float* x, const float* w, const float* b, float* y, size_t rows, size_t dim, float eps) override {
+    kernels::layer_norm(x, w, b, y, rows, dim, eps, &default_pool());
+  }
+  void rope(float* x, size_t n_tokens, size_t n_heads, size_t head_dim, size_t rot_dim, const int32_t* pos,
+            const float* inv_freq, kernels::RopeLayout layout, size_t token_stride) override {
+    kernels::rope(x, n_tokens, n_heads, head_dim, rot_dim, pos, inv_freq, layout, 1.0f, token_stride, &default_pool());
+  }
+  void store_kv(const float* src, size_t src_stride, size_t n, size_t pos0, size_t n_kv_heads, size_t head_dim,
+                size_t capacity, DType cache_type, void* cache) override {
+    for (size_t t = 0; t < n; ++t)
+      for (size_t h = 0; h < n_kv_heads; ++h) {
+        const float* row = src + t * src_stride + h * head_dim;
+        size_t slot = (h * capacity + pos0 + t) * head_dim;
+        if (cache_type == DType::F16)
+          f32_to_f16(row, static_cast<uint16_t*>(cache) + slot, head_dim);
+        else
+          std::memcpy(static_cast<float*>(cache) + slot, row, head_dim * 4);
+      }
+  }
+  void attention(const kernels::AttentionArgs& args) override { kernels::attention(args, default_pool()); }
+  void activation(kernels::Activation act, const float* x, float* y, size_t n) override {
+    kernels::activation(act, x, y, n, &default_pool());
+  }
+  void glu(kernels::Activation act, const float* gate, const float* up, float* y, size_t n) override {
+    kernels::glu(act, gate, up, y, n, &default_pool());
+  }
+  void add(const float* a, const float* b, float* y, size_t n) override { kernels::add(a, b, y, n, &default_pool()); }
+  void scale(const float* x, float s, float* y, size_t n) override { kernels::scale(x, s, y, n, &default_pool()); }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace tf
