@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -10,18 +11,46 @@
 
 #include "tf/error.h"
 
+#include <sched.h>
+
 namespace tf {
 
 // Workers spin briefly on the job generation before sleeping on a condition
 // variable: decode issues thousands of small parallel_for calls per second,
-// and waking sleeping threads for each would cost more than the work.
+// and waking sleeping threads for each would cost more than the work. The
+// spin yields the core now and then, so that on an oversubscribed machine
+// (tests in parallel, a busy CI box) a spinner does not starve the thread it
+// is waiting for.
+namespace {
+
+// Spins until done() or about `budget` has passed; true if done() came true.
+template <class Done>
+bool spin_until(Done done, std::chrono::microseconds budget) {
+  auto start = std::chrono::steady_clock::now();
+  for (int spin = 1;; ++spin) {
+    if (done()) return true;
+    if ((spin & 63) == 0) {
+      if (std::chrono::steady_clock::now() - start > budget) return false;
+      sched_yield();
+    } else {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+}
+
+constexpr std::chrono::microseconds kWorkerSpin{200}, kCallerSpin{500};
+
+}  // namespace
+
 struct ThreadPool::State {
   std::vector<std::thread> workers;
   std::mutex mutex;
   std::condition_variable wake, done;
   std::atomic<uint64_t> generation{0};
   std::atomic<int> active{0};
-  bool stop = false;
+  std::atomic<bool> stop{false};
 
   // the current job
   const std::function<void(int, int)>* job = nullptr;
@@ -44,13 +73,9 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), stat
       State& s = *state_;
       uint64_t seen = 0;
       for (;;) {
+        spin_until([&] { return s.stop.load(std::memory_order_relaxed) || s.generation.load(std::memory_order_acquire) != seen; },
+                   kWorkerSpin);
         uint64_t g = s.generation.load(std::memory_order_acquire);
-        for (int spin = 0; g == seen && spin < 20000; ++spin) {
-#if defined(__x86_64__)
-          __builtin_ia32_pause();
-#endif
-          g = s.generation.load(std::memory_order_acquire);
-        }
         if (g == seen) {
           std::unique_lock<std::mutex> lock(s.mutex);
           s.wake.wait(lock, [&] { return s.stop || s.generation.load(std::memory_order_acquire) != seen; });
@@ -89,12 +114,7 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
   }
   s.wake.notify_all();
   s.run_job(0, n_threads_);
-  for (int spin = 0; s.active.load(std::memory_order_acquire) != 0 && spin < 100000; ++spin) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-  }
-  if (s.active.load(std::memory_order_acquire) != 0) {
+  if (!spin_until([&] { return s.active.load(std::memory_order_acquire) == 0; }, kCallerSpin)) {
     std::unique_lock<std::mutex> lock(s.mutex);
     s.done.wait(lock, [&] { return s.active.load(std::memory_order_acquire) == 0; });
   }
