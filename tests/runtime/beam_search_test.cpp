@@ -271,6 +271,8 @@ struct ZooCase {
   std::vector<int32_t> eos;  // a further EOS besides the model's (empty: greedy's third token)
 };
 
+void PrintTo(const ZooCase& c, std::ostream* os) { *os << c.folder; }
+
 class BeamSearchZoo : public ::testing::TestWithParam<ZooCase> {};
 
 TEST_P(BeamSearchZoo, MatchesTheNaiveTransformersTranscription) {
