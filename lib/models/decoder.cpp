@@ -199,6 +199,25 @@ void Session::truncate(int64_t n) {
   n_past_ = n;
 }
 
+void Session::copy_from(const Session& other) {
+  if (this == &other) return;
+  const State& o = *other.state_;
+  State& s = *state_;
+  if (&other.model_ != &model_ || other.n_ctx_ != n_ctx_ || o.kv_type != s.kv_type)
+    fail("copy_from: the sessions differ in model, context size or cache type");
+  const hf::Config& c = model_.impl().config;
+  // The cache is [n_kv_heads][n_ctx][head_dim] per layer: one contiguous run
+  // of n_past rows per head.
+  size_t row = size_t(c.head_dim) * (s.kv_type == DType::F16 ? 2 : 4);
+  size_t head = size_t(n_ctx_) * row, used = size_t(other.n_past_) * row;
+  for (size_t l = 0; l < s.k_cache.size(); ++l)
+    for (int64_t h = 0; h < c.num_kv_heads; ++h) {
+      std::memcpy(s.k_cache[l].data() + size_t(h) * head, o.k_cache[l].data() + size_t(h) * head, used);
+      std::memcpy(s.v_cache[l].data() + size_t(h) * head, o.v_cache[l].data() + size_t(h) * head, used);
+    }
+  n_past_ = other.n_past_;
+}
+
 namespace {
 
 void apply_norm(Backend& be, const DecoderModel& m, const NormWeights& n, const float* x, float* y, size_t rows) {

@@ -29,6 +29,16 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
 
 }  // namespace
 
+std::vector<int32_t> eos_ids(const CausalLM& model, const Tokenizer* tokenizer) {
+  std::vector<int32_t> eos;
+  auto add = [&eos](int64_t id) {
+    if (id >= 0 && std::find(eos.begin(), eos.end(), int32_t(id)) == eos.end()) eos.push_back(int32_t(id));
+  };
+  for (int64_t id : model.config().eos_token_ids) add(id);
+  if (tokenizer) add(tokenizer->eos());
+  return eos;
+}
+
 Generation generate(Session& session, const Tokenizer* tokenizer, const std::vector<int32_t>& prompt,
                     const GenerateOptions& options, const std::function<void(int32_t, const std::string&)>& on_token) {
   if (prompt.empty()) fail("generate: the prompt has no tokens");
@@ -36,9 +46,7 @@ Generation generate(Session& session, const Tokenizer* tokenizer, const std::vec
     if (s.empty()) fail("generate: empty stop string");
   const CausalLM& model = session.model();
   size_t vocab = size_t(model.vocab_size());
-  std::vector<int32_t> eos;
-  for (int64_t id : model.config().eos_token_ids) eos.push_back(int32_t(id));
-  if (tokenizer && tokenizer->eos() >= 0) eos.push_back(tokenizer->eos());
+  std::vector<int32_t> eos = eos_ids(model, tokenizer);
 
   Generation g;
   g.prompt_tokens = int64_t(prompt.size());

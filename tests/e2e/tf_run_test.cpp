@@ -96,6 +96,59 @@ TEST(TfRun, TextPromptsStopStringsAndJsonl) {
   EXPECT_NE(head.err.find("status=0"), std::string::npos) << head.err;
 }
 
+TEST(TfRun, BeamSearchRecords) {
+  TF_REQUIRE_SHARED_MODELS();
+  fs::path parity = test::shared_models() / "parity" / "gpt2";
+  auto prompt = golden_ids(parity / "golden.safetensors", "input_ids_0");
+  // one beam is greedy search: the zoo's greedy ids
+  auto one = run_shell("tf-run generate -m " + parity.string() + " --ids " + join(prompt) +
+                       " -n 48 --beams 1 --ignore-eos --cache-type f32 -t 2");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto recs = records(one.out);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0]["type"], "beam");
+  EXPECT_EQ(recs[0]["ids"].get<std::vector<int64_t>>(), golden_ids(parity / "golden.safetensors", "greedy_new_ids_0"));
+  EXPECT_EQ(recs[1]["ids"], recs[0]["ids"]);
+  EXPECT_EQ(recs[1]["stop_reason"], "length");
+
+  std::string model = (test::shared_models() / "trained" / "gpt2-shakespeare").string();
+  auto r = run_shell("tf-run generate -m " + model + " -p \"ROMEO:\" -n 12 --beams 4 --num-return-sequences 3 "
+                     "--length-penalty 0.5 --early-stopping=never -t 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  recs = records(r.out);
+  ASSERT_EQ(recs.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(recs[i]["type"], "beam");
+    EXPECT_EQ(recs[i]["rank"], i);
+    EXPECT_LE(recs[i]["ids"].size(), 12u);
+    if (i > 0) {
+      EXPECT_LE(recs[i]["score"].get<double>(), recs[i - 1]["score"].get<double>());
+    }
+  }
+  const json& g = recs[3];
+  EXPECT_EQ(g["type"], "generation");
+  EXPECT_EQ(g["beams"], 4);
+  EXPECT_EQ(g["score"], recs[0]["score"]);
+  EXPECT_EQ(g["text"], recs[0]["text"]);
+  auto best = recs[0]["ids"].get<std::vector<int64_t>>();
+  if (g["stop_reason"] == "eos") best.pop_back();  // the beam keeps its EOS, the generation record does not
+  EXPECT_EQ(g["ids"].get<std::vector<int64_t>>(), best);
+  EXPECT_GT(g["timings"]["gen_tok_per_s"].get<double>(), 0);
+
+  test::TempDir dir;
+  std::ofstream(dir / "in.jsonl") << "{\"text\":\"ROMEO:\"}\n{\"ids\":[33676,4720,25]}\n";
+  auto batch = run_shell("tf-run generate -m " + model + " --jsonl-in " + (dir / "in.jsonl") + " -n 4 --beams 2 --early-stopping");
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  recs = records(batch.out);
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_EQ(recs[0]["line"], 1);
+  EXPECT_EQ(recs[3]["line"], 2);
+  EXPECT_EQ(recs[1]["ids"], recs[3]["ids"]);
+  EXPECT_EQ(run_shell("tf-run generate -m " + model + " -p hi --beams 2 --stop x").exit_code, 2);
+  EXPECT_EQ(run_shell("tf-run generate -m " + model + " -p hi --beams 2 --early-stopping=sometimes").exit_code, 2);
+  EXPECT_EQ(run_shell("tf-run generate -m " + model + " -p hi --beams 2 --num-return-sequences 3").exit_code, 1);
+}
+
 TEST(TfRun, ForwardWritesTheGoldenKeys) {
   TF_REQUIRE_SHARED_MODELS();
   test::TempDir dir;

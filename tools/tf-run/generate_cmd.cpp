@@ -1,6 +1,8 @@
 // generate / forward / perplexity: causal language models (docs/tf-run.md).
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <span>
 
 #include "tf-run/commands.h"
 #include "tf-run/common.h"
@@ -65,6 +67,8 @@ void add_generate(CLI::App& app) {
     std::string prompt, file, ids, jsonl;
     GenerateOptions gen;
     bool parse_special = false, no_bos = false;
+    BeamOptions beam;
+    std::string early_stopping = "false";
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("generate", "text generation: streams {\"type\":\"token\"} records, ends with "
@@ -93,12 +97,63 @@ void add_generate(CLI::App& app) {
   cmd->add_flag("--ignore-eos", o->gen.ignore_eos, "keep generating after an end-of-sequence token");
   cmd->add_flag("--parse-special", o->parse_special, "recognise special tokens written in the prompt");
   cmd->add_flag("--no-bos", o->no_bos, "do not add the model's BOS token to text prompts");
+  o->beam.num_beams = 0;
+  cmd->add_option("--beams", o->beam.num_beams, "beam search with N beams (transformers' num_beams; 0: off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--length-penalty", o->beam.length_penalty, "beam scores are divided by length ** this")
+      ->capture_default_str();
+  cmd->add_flag("--early-stopping{true}", o->early_stopping,
+                "beam search stops once N beams are finished (=never: only when none can improve)")
+      ->check(CLI::IsMember({"true", "false", "never"}));
+  cmd->add_option("--num-return-sequences", o->beam.num_return_sequences, "beams to return (at most --beams)")
+      ->capture_default_str();
   cmd->callback([o] {
+    if (o->beam.num_beams > 0 && !o->gen.stop.empty()) throw CLI::ValidationError("--stop does not combine with --beams");
     Loaded l = load(o->model, true);
-    Session session(*l.lm, o->model.session());
+    if (o->beam.num_beams > 0) {
+      o->beam.max_new_tokens = o->gen.n_predict;
+      o->beam.early_stopping = o->early_stopping == "true"    ? EarlyStopping::Immediate
+                               : o->early_stopping == "never" ? EarlyStopping::Never
+                                                              : EarlyStopping::Heuristic;
+      if (!o->gen.ignore_eos) o->beam.eos = eos_ids(*l.lm, &*l.tokenizer);
+    }
+    // beam search brings its own sessions
+    std::optional<Session> session;
+    if (o->beam.num_beams == 0) session.emplace(*l.lm, o->model.session());
+    auto run_beams = [&](const std::vector<int32_t>& prompt, const json* extra) {
+      BeamGeneration g = generate_beams(*l.lm, o->model.session(), prompt, o->beam);
+      auto text_of = [&](const Beam& b) {
+        return l.tokenizer->decode(std::span<const int32_t>(b.ids.data(), b.ids.size() - (b.eos ? 1 : 0)));
+      };
+      for (size_t i = 0; i < g.beams.size(); ++i) {
+        json rec = {{"type", "beam"}, {"rank", i}, {"ids", g.beams[i].ids}, {"text", text_of(g.beams[i])},
+                    {"score", g.beams[i].score}};
+        if (extra) rec["line"] = *extra;
+        io::emit(rec);
+      }
+      const Beam& best = g.beams.at(0);
+      std::vector<int32_t> ids(best.ids.begin(), best.ids.end() - (best.eos ? 1 : 0));
+      json rec = {{"type", "generation"},
+                  {"prompt_tokens", g.prompt_tokens},
+                  {"n_tokens", ids.size()},
+                  {"ids", ids},
+                  {"text", text_of(best)},
+                  {"stop_reason", best.eos ? "eos" : "length"},
+                  {"beams", o->beam.num_beams},
+                  {"score", best.score},
+                  {"timings",
+                   {{"load_ms", l.load_ms},
+                    {"prompt_ms", g.timings.prompt_ms},
+                    {"gen_ms", g.timings.gen_ms},
+                    {"prompt_tok_per_s", g.timings.prompt_tok_per_s},
+                    {"gen_tok_per_s", g.timings.gen_tok_per_s}}}};
+      if (extra) rec["line"] = *extra;
+      io::emit(rec);
+    };
     auto run_one = [&](const std::vector<int32_t>& prompt, const json* extra) {
-      session.reset();
-      Generation g = generate(session, &*l.tokenizer, prompt, o->gen, [&](int32_t id, const std::string& text) {
+      if (!session) return run_beams(prompt, extra);
+      session->reset();
+      Generation g = generate(*session, &*l.tokenizer, prompt, o->gen, [&](int32_t id, const std::string& text) {
         io::emit({{"type", "token"}, {"id", id}, {"text", text}});
       });
       json rec = {{"type", "generation"},

@@ -75,6 +75,12 @@ class Session {
     return eval(tokens.data(), tokens.size(), outputs);
   }
 
+  // Makes this session continue `other`'s sequence: copies its first
+  // n_past() KV positions (the rest of the cache is never read). Both must run
+  // the same model with the same context size and cache type. Beam search
+  // uses it to hand a beam's history to its children.
+  void copy_from(const Session& other);
+
   void reset() { n_past_ = 0; }
   // Forgets positions from n on (n <= n_past()).
   void truncate(int64_t n);
