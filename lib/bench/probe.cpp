@@ -70,6 +70,7 @@ Machine probe_machine() {
     std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
     std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
     if (key == "model name" && m.cpu_model.empty()) m.cpu_model = value;
+    if (key == "cache size" && !m.cpuinfo_cache_bytes) m.cpuinfo_cache_bytes = parse_size(value.substr(0, value.find(' ')) + "K");
     if (key == "physical id") package = value;
     if (key == "core id") cores.insert({package, value});
   }
@@ -146,6 +147,7 @@ nlohmann::json machine_record(const Machine& m) {
           {"logical_cpus", m.logical_cpus},
           {"physical_cores", m.physical_cores},
           {"caches", caches},
+          {"cpuinfo_cache_bytes", m.cpuinfo_cache_bytes},
           {"mem_total_bytes", m.mem_total_bytes},
           {"mem_available_bytes", m.mem_available_bytes}};
 }

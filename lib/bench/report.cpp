@@ -138,7 +138,7 @@ class MdWriter : public ReportWriter {
     sink_("| " + r.value("model_type", model) + " | " + human_bytes(r.value("model_size", 0.0)) + " | " +
           human_count(r.value("model_n_params", 0.0)) + " | " + std::to_string(r.value("n_threads", 0)) + " | " +
           std::to_string(r.value("n_batch", 0)) + " | " + r.value("test", "") + " | " + num("avg_ts", 2) + " ± " +
-          num("stddev_ts", 2) + " | " + num("ttft_ms", 1) + " | " + num("p50_ms", 2) + " | " + num("p99_ms", 2) +
+          num("stddev_ts", 2) + " | " + num("ttft_ms", 2) + " | " + num("p50_ms", 2) + " | " + num("p99_ms", 2) +
           " | " + peak + " |\n");
   }
 

@@ -23,7 +23,8 @@ struct Machine {
   int kernel_level = 0;    // tf::cpu_level(): 0 scalar, 1 AVX2, 2 AVX-512
   int logical_cpus = 0;    // CPUs this process may run on
   int physical_cores = 0;  // distinct (package, core) pairs; 0 if unknown
-  std::vector<CacheLevel> caches;
+  std::vector<CacheLevel> caches;  // sysfs; empty where the VM hides it
+  uint64_t cpuinfo_cache_bytes = 0;  // /proc/cpuinfo "cache size" (level not stated: L2 on AMD, L3 on Intel)
   uint64_t mem_total_bytes = 0, mem_available_bytes = 0;
 };
 
@@ -35,7 +36,7 @@ Machine probe_machine();
 double measure_read_bandwidth(int threads, uint64_t bytes = uint64_t(256) << 20, double seconds = 0.5);
 
 // {"type":"machine", cpu_model, simd, kernel_level, logical_cpus,
-//  physical_cores, caches:[{level,type,bytes,shared_by_cpus}],
+//  physical_cores, caches:[{level,type,bytes,shared_by_cpus}], cpuinfo_cache_bytes,
 //  mem_total_bytes, mem_available_bytes}
 nlohmann::json machine_record(const Machine& m);
 
