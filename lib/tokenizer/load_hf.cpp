@@ -93,9 +93,9 @@ struct Loader {
       st.kind = K::Nfkd;
     } else if (type == "Replace") {
       auto [p, is_regex] = pattern(j, where);
-      if (is_regex) bad(where, "regex replacement is not supported (only {\"String\":…})");
       st.kind = K::Replace;
       st.pattern = p;
+      if (is_regex) st.regex = compile_regex(p, name);
       st.content = str(j, "content", where);
     } else if (type == "Prepend") {
       st.kind = K::Prepend;

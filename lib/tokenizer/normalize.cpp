@@ -159,11 +159,22 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
   return out;
 }
 
-std::string precompiled(const Charsmap& map, std::string_view text) {
+std::string precompiled(const Charsmap* map, std::string_view text, const std::vector<std::string>& keep = {}) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
-    auto [replacement, consumed] = map.match(text, i);
+    size_t kept = 0;
+    for (const std::string& k : keep)  // sorted longest first
+      if (text.compare(i, k.size(), k) == 0) {
+        kept = k.size();
+        break;
+      }
+    if (kept) {
+      out.append(text, i, kept);
+      i += kept;
+      continue;
+    }
+    auto [replacement, consumed] = map ? map->match(text, i) : std::pair<std::string_view, size_t>{{}, 0};
     if (consumed) {
       out.append(replacement);
       i += consumed;
@@ -182,7 +193,7 @@ std::string precompiled(const Charsmap& map, std::string_view text) {
 // llama.cpp's UGM normalization: charsmap, then spaces as U+2581 with an
 // optional prefix (or suffix), collapsing runs when remove_extra_whitespace.
 std::string ugm_escape(const NormStep& st, std::string_view text) {
-  std::string mapped = st.charsmap ? precompiled(*st.charsmap, text) : std::string(text);
+  std::string mapped = precompiled(st.charsmap.get(), text, st.protected_pieces);
   std::string space = st.escape_whitespace ? std::string(kSpace) : std::string(" ");
   bool prepend = !st.treat_whitespace_as_suffix && st.add_prefix;
   bool append = st.treat_whitespace_as_suffix && st.add_prefix;
@@ -241,7 +252,9 @@ std::string normalize(const std::vector<NormStep>& steps, std::string_view text,
       case NormStep::Kind::Nfd: s = unicode::normalize(s, unicode::Form::NFD); break;
       case NormStep::Kind::Nfkc: s = unicode::normalize(s, unicode::Form::NFKC); break;
       case NormStep::Kind::Nfkd: s = unicode::normalize(s, unicode::Form::NFKD); break;
-      case NormStep::Kind::Replace: s = replace_all(s, st.pattern, st.content); break;
+      case NormStep::Kind::Replace:
+        s = st.regex ? regex_replace(*st.regex, s, st.content) : replace_all(s, st.pattern, st.content);
+        break;
       case NormStep::Kind::Prepend:
         if (!s.empty()) s = st.content + s;
         break;
@@ -261,7 +274,7 @@ std::string normalize(const std::vector<NormStep>& steps, std::string_view text,
         break;
       }
       case NormStep::Kind::Precompiled:
-        if (st.charsmap) s = precompiled(*st.charsmap, s);
+        if (st.charsmap) s = precompiled(st.charsmap.get(), s);
         break;
       case NormStep::Kind::SpmEscape: {
         std::string out;

@@ -138,6 +138,21 @@ std::shared_ptr<const Regex> compile_regex(const std::string& pattern, const std
   return std::make_shared<const Regex>(pattern, name);
 }
 
+std::string regex_replace(const Regex& re, std::string_view text, std::string_view content) {
+  Spans pieces;
+  std::vector<bool> is_match;
+  re.find_all(text, 0, uint32_t(text.size()), pieces, is_match, /*use_fast=*/false);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (is_match[i])
+      out.append(content);
+    else
+      out.append(text.substr(pieces[i].first, pieces[i].second - pieces[i].first));
+  }
+  return out;
+}
+
 void regex_find_all_reference(const Regex& re, std::string_view text, Spans& pieces) {
   std::vector<bool> is_match;
   re.find_all(text, 0, uint32_t(text.size()), pieces, is_match, /*use_fast=*/false);
