@@ -245,6 +245,7 @@ std::shared_ptr<Tokenizer::Impl> load_gguf(const gguf::File& f) {
 }
 
 std::shared_ptr<Tokenizer::Impl> load_hf_json(std::string_view text, std::string_view config_text, const std::string& name);
+std::string merge_special_tokens_map(const std::string& config_text, const std::string& map_text);
 
 }  // namespace tf::tok
 
@@ -279,6 +280,9 @@ Tokenizer Tokenizer::load(const std::string& path) {
     if (!fs::exists(dir / "tokenizer.json"))
       fail(path, ": no tokenizer.json in this folder (a GGUF file or a Hugging Face folder was expected)");
     std::string config = fs::exists(dir / "tokenizer_config.json") ? read_text(dir / "tokenizer_config.json") : "";
+    // special_tokens_map.json names what tokenizer_config.json leaves out.
+    if (fs::exists(dir / "special_tokens_map.json"))
+      config = tok::merge_special_tokens_map(config, read_text(dir / "special_tokens_map.json"));
     return from_hf_json(read_text(dir / "tokenizer.json"), config, (dir / "tokenizer.json").string());
   }
   if (!fs::exists(path, ec)) fail(path, ": no such file or folder");

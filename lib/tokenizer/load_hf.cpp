@@ -432,6 +432,15 @@ std::shared_ptr<Tokenizer::Impl> load_hf_json(std::string_view text, std::string
   return impl;
 }
 
+std::string merge_special_tokens_map(const std::string& config_text, const std::string& map_text) {
+  json config = config_text.empty() ? json::object() : json::parse(config_text, nullptr, false);
+  json map = json::parse(map_text, nullptr, false);
+  if (!config.is_object() || !map.is_object()) return config_text;
+  for (auto it = map.begin(); it != map.end(); ++it)
+    if (!config.contains(it.key())) config[it.key()] = it.value();
+  return config.dump();
+}
+
 }  // namespace tf::tok
 
 namespace tf {
