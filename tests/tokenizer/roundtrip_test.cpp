@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "tokenizer/helpers.h"
 #include "tokenizer/unicode.h"
@@ -76,6 +77,21 @@ TEST(RoundTrip, LosslessTokenizersGiveBackTheText) {
     }
     std::string corpus = test::read_file(m / "data" / "tinyshakespeare.txt");
     EXPECT_EQ(t.decode(t.encode(corpus, {false, false})), corpus);
+  }
+}
+
+TEST(RoundTrip, ConcurrentEncodesAgree) {
+  TF_REQUIRE_SHARED_MODELS();
+  // One Tokenizer shared by threads: scratch buffers are per thread.
+  std::string corpus = test::read_file(test::shared_models() / "data" / "tinyshakespeare.txt").substr(0, 200000);
+  for (const std::string& src : all_sources()) {
+    const Tokenizer& t = test::cached_tokenizer(src);
+    auto expected = t.encode(corpus);
+    std::vector<std::vector<TokenId>> got(4);
+    std::vector<std::thread> threads;
+    for (size_t k = 0; k < got.size(); ++k) threads.emplace_back([&, k] { got[k] = t.encode(corpus); });
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) EXPECT_EQ(g, expected) << src;
   }
 }
 
