@@ -213,25 +213,29 @@ void BpeModel::merge_symbols(std::vector<Symbol>& s) const {
   // same way.
   constexpr size_t kLinearLimit = 48;
   if (s.size() <= kLinearLimit) {
+    // Symbols are still in order (nothing merged yet): work on a compact
+    // array with the merge of each adjacent pair cached, so that a merge
+    // costs two lookups (the new neighbours) instead of a rescan.
+    thread_local std::vector<TokenId> ids;
+    thread_local std::vector<PairIndex::Merge> pair;
+    ids.clear();
+    for (const Symbol& sym : s) ids.push_back(sym.id);
+    pair.resize(ids.size() - 1);
+    for (size_t i = 0; i + 1 < ids.size(); ++i) pair[i] = merges_.find(ids[i], ids[i + 1]);
     for (;;) {
-      int32_t best_rank = INT32_MAX, best_left = -1;
-      TokenId best_id = -1;
-      for (int32_t i = 0; s[size_t(i)].next != -1; i = s[size_t(i)].next) {
-        auto m = merges_.find(s[size_t(i)].id, s[size_t(s[size_t(i)].next)].id);
-        if (m.rank >= 0 && m.rank < best_rank) {
-          best_rank = m.rank;
-          best_left = i;
-          best_id = m.id;
-        }
-      }
-      if (best_left < 0) return;
-      Symbol& left = s[size_t(best_left)];
-      Symbol& right = s[size_t(left.next)];
-      left.id = best_id;
-      left.next = right.next;
-      if (right.next != -1) s[size_t(right.next)].prev = best_left;
-      right.id = -2;  // dead
+      size_t best = SIZE_MAX;
+      for (size_t i = 0; i < pair.size(); ++i)
+        if (pair[i].rank >= 0 && (best == SIZE_MAX || pair[i].rank < pair[best].rank)) best = i;
+      if (best == SIZE_MAX) break;
+      ids[best] = pair[best].id;
+      ids.erase(ids.begin() + std::ptrdiff_t(best) + 1);
+      pair.erase(pair.begin() + std::ptrdiff_t(best));
+      if (best > 0) pair[best - 1] = merges_.find(ids[best - 1], ids[best]);
+      if (best < pair.size()) pair[best] = merges_.find(ids[best], ids[best + 1]);
     }
+    s.resize(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) s[i] = {ids[i], int32_t(i) - 1, i + 1 == ids.size() ? -1 : int32_t(i) + 1};
+    return;
   }
   struct Candidate {
     int32_t rank, left, right_id, left_id;

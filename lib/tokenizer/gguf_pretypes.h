@@ -18,5 +18,6 @@ struct PreType {
 
 // nullptr for a name llama.cpp does not know.
 const PreType* find_pre_type(std::string_view name);
+const std::vector<PreType>& all_pre_types();
 
 }  // namespace tf::tok

@@ -27,6 +27,7 @@ struct FragmentContext {
 // ---------------------------------------------------------------- normalizers
 
 class Charsmap;  // SentencePiece's precompiled normalization (normalize.cpp)
+class Regex;     // PCRE2 (pretokenize.cpp)
 
 struct NormStep {
   enum class Kind {
@@ -52,7 +53,11 @@ struct NormStep {
   bool escape_whitespace = true;         // UgmEscape
   bool remove_extra_whitespace = false;  // UgmEscape
   bool treat_whitespace_as_suffix = false;
+  // UgmEscape: user-defined tokens pass through unnormalized, longest first
+  // (SentencePiece matches them inside the text, around the dummy prefix).
+  std::vector<std::string> protected_pieces;
   std::shared_ptr<const Charsmap> charsmap;
+  std::shared_ptr<const Regex> regex;  // Replace with a {"Regex": …} pattern
 };
 
 std::shared_ptr<const Charsmap> make_charsmap(std::string blob, const std::string& name);
@@ -60,8 +65,9 @@ std::string normalize(const std::vector<NormStep>& steps, std::string_view text,
 
 // ---------------------------------------------------------------- pre-tokenizers
 
-class Regex;  // PCRE2 (pretokenize.cpp)
 std::shared_ptr<const Regex> compile_regex(const std::string& pattern, const std::string& name);
+// Every match of `re` in `text` replaced by `content` (literal).
+std::string regex_replace(const Regex& re, std::string_view text, std::string_view content);
 
 enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
 

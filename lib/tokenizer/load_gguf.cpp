@@ -2,6 +2,7 @@
 // defaults for whatever the file leaves out (src/llama-vocab.cpp, load()).
 // The behaviour is driven by the metadata (model, pre, flags, token types),
 // never by the file's name.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -122,7 +123,9 @@ std::shared_ptr<Tokenizer::Impl> load_gguf(const gguf::File& f) {
   m.special.assign(n, false);
   for (size_t i = 0; i < n; ++i) {
     TokenType t = m.types[i];
-    if (t == TokenType::Control || t == TokenType::Unknown || t == TokenType::UserDefined) {
+    // Unigram matches user-defined tokens inside its own lattice, as SentencePiece does.
+    bool user_in_model = t == TokenType::UserDefined && m.algorithm == TokenizerAlgorithm::Unigram;
+    if ((t == TokenType::Control || t == TokenType::Unknown || t == TokenType::UserDefined) && !user_in_model) {
       AddedToken a;
       a.content = m.vocab.pieces[i];
       a.id = TokenId(i);
@@ -209,6 +212,10 @@ std::shared_ptr<Tokenizer::Impl> load_gguf(const gguf::File& f) {
         std::string blob = v->packed();
         if (!blob.empty()) escape.charsmap = make_charsmap(std::move(blob), f.path());
       }
+      for (size_t i = 0; i < n; ++i)
+        if (m.types[i] == TokenType::UserDefined && !m.vocab.pieces[i].empty()) escape.protected_pieces.push_back(m.vocab.pieces[i]);
+      std::stable_sort(escape.protected_pieces.begin(), escape.protected_pieces.end(),
+                       [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
       m.normalizers.push_back(escape);
       UnigramModel::Options o;
       o.unk = unk;
@@ -238,6 +245,7 @@ std::shared_ptr<Tokenizer::Impl> load_gguf(const gguf::File& f) {
 }
 
 std::shared_ptr<Tokenizer::Impl> load_hf_json(std::string_view text, std::string_view config_text, const std::string& name);
+std::string merge_special_tokens_map(const std::string& config_text, const std::string& map_text);
 
 }  // namespace tf::tok
 
@@ -272,6 +280,9 @@ Tokenizer Tokenizer::load(const std::string& path) {
     if (!fs::exists(dir / "tokenizer.json"))
       fail(path, ": no tokenizer.json in this folder (a GGUF file or a Hugging Face folder was expected)");
     std::string config = fs::exists(dir / "tokenizer_config.json") ? read_text(dir / "tokenizer_config.json") : "";
+    // special_tokens_map.json names what tokenizer_config.json leaves out.
+    if (fs::exists(dir / "special_tokens_map.json"))
+      config = tok::merge_special_tokens_map(config, read_text(dir / "special_tokens_map.json"));
     return from_hf_json(read_text(dir / "tokenizer.json"), config, (dir / "tokenizer.json").string());
   }
   if (!fs::exists(path, ec)) fail(path, ": no such file or folder");

@@ -93,9 +93,9 @@ struct Loader {
       st.kind = K::Nfkd;
     } else if (type == "Replace") {
       auto [p, is_regex] = pattern(j, where);
-      if (is_regex) bad(where, "regex replacement is not supported (only {\"String\":…})");
       st.kind = K::Replace;
       st.pattern = p;
+      if (is_regex) st.regex = compile_regex(p, name);
       st.content = str(j, "content", where);
     } else if (type == "Prepend") {
       st.kind = K::Prepend;
@@ -430,6 +430,15 @@ std::shared_ptr<Tokenizer::Impl> load_hf_json(std::string_view text, std::string
   }
   m.finalize();
   return impl;
+}
+
+std::string merge_special_tokens_map(const std::string& config_text, const std::string& map_text) {
+  json config = config_text.empty() ? json::object() : json::parse(config_text, nullptr, false);
+  json map = json::parse(map_text, nullptr, false);
+  if (!config.is_object() || !map.is_object()) return config_text;
+  for (auto it = map.begin(); it != map.end(); ++it)
+    if (!config.contains(it.key())) config[it.key()] = it.value();
+  return config.dump();
 }
 
 }  // namespace tf::tok

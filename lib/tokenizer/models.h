@@ -54,6 +54,8 @@ class Model {
   virtual void encode_word(std::string_view word, std::vector<TokenId>& out) const = 0;
   // Cached encode; long words bypass the cache (they rarely repeat).
   void encode_cached(std::string_view word, std::vector<TokenId>& out, WordCache& cache) const;
+  // False where encoding a word costs about as much as a cache lookup.
+  virtual bool worth_caching() const { return true; }
 };
 
 // Rank-ordered BPE (GPT-2, Hugging Face BPE). Initial symbols are bytes
@@ -119,6 +121,8 @@ class WordPieceModel final : public Model {
  public:
   WordPieceModel(const Vocab& vocab, std::string continuing_prefix, TokenId unk, size_t max_input_chars_per_word);
   void encode_word(std::string_view word, std::vector<TokenId>& out) const override;
+  // A word in the vocabulary is one lookup, the same as a cache hit.
+  bool worth_caching() const override { return false; }
 
  private:
   const Vocab& vocab_;

@@ -1,4 +1,5 @@
 // Normalizers: the text transformations that run before splitting.
+#include <array>
 #include <cstring>
 
 #include "tf/error.h"
@@ -122,27 +123,38 @@ std::string bert_normalize_run(const NormStep& st, std::string_view text) {
 // characters is safe for NFD: they are starters, so canonical reordering
 // never crosses them.
 std::string bert_normalize(const NormStep& st, std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
+  // What each ASCII byte becomes: itself, lower-cased, a space, or nothing (-1).
+  std::array<int16_t, 128> ascii;
+  for (int c = 0; c < 128; ++c) {
+    int16_t v = int16_t(c);
+    if (st.clean_text) {
+      bool ws = c == '\t' || c == '\n' || c == '\r' || c == ' ' || c == 0x0B || c == 0x0C;
+      if (ws) v = ' ';
+      else if (c < 0x20 || c == 0x7F) v = -1;  // NUL and other controls are removed
+    }
+    if (st.lowercase && v >= 'A' && v <= 'Z') v = int16_t(v + 32);
+    ascii[size_t(c)] = v;
+  }
+  std::string out(text.size(), '\0');
+  size_t n = 0;
   for (size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      size_t end = i;
-      while (end < text.size() && static_cast<unsigned char>(text[end]) >= 0x80) ++end;
-      out += bert_normalize_run(st, text.substr(i, end - i));
-      i = end;
+    if (c < 0x80) {
+      int16_t v = ascii[c];
+      if (v >= 0) out[n++] = char(v);
+      ++i;
       continue;
     }
-    ++i;
-    if (st.clean_text) {
-      if (c == 0) continue;
-      bool ws = c == '\t' || c == '\n' || c == '\r' || c == ' ' || c == 0x0B || c == 0x0C;
-      if (!ws && (c < 0x20 || c == 0x7F)) continue;
-      if (ws) c = ' ';
-    }
-    if (st.lowercase && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c + 32);
-    out += char(c);
+    size_t end = i;
+    while (end < text.size() && static_cast<unsigned char>(text[end]) >= 0x80) ++end;
+    std::string run = bert_normalize_run(st, text.substr(i, end - i));
+    out.resize(n);
+    out += run;
+    n = out.size();
+    out.resize(n + (text.size() - end));
+    i = end;
   }
+  out.resize(n);
   return out;
 }
 
@@ -159,11 +171,22 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
   return out;
 }
 
-std::string precompiled(const Charsmap& map, std::string_view text) {
+std::string precompiled(const Charsmap* map, std::string_view text, const std::vector<std::string>& keep = {}) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
-    auto [replacement, consumed] = map.match(text, i);
+    size_t kept = 0;
+    for (const std::string& k : keep)  // sorted longest first
+      if (text.compare(i, k.size(), k) == 0) {
+        kept = k.size();
+        break;
+      }
+    if (kept) {
+      out.append(text, i, kept);
+      i += kept;
+      continue;
+    }
+    auto [replacement, consumed] = map ? map->match(text, i) : std::pair<std::string_view, size_t>{{}, 0};
     if (consumed) {
       out.append(replacement);
       i += consumed;
@@ -182,7 +205,7 @@ std::string precompiled(const Charsmap& map, std::string_view text) {
 // llama.cpp's UGM normalization: charsmap, then spaces as U+2581 with an
 // optional prefix (or suffix), collapsing runs when remove_extra_whitespace.
 std::string ugm_escape(const NormStep& st, std::string_view text) {
-  std::string mapped = st.charsmap ? precompiled(*st.charsmap, text) : std::string(text);
+  std::string mapped = precompiled(st.charsmap.get(), text, st.protected_pieces);
   std::string space = st.escape_whitespace ? std::string(kSpace) : std::string(" ");
   bool prepend = !st.treat_whitespace_as_suffix && st.add_prefix;
   bool append = st.treat_whitespace_as_suffix && st.add_prefix;
@@ -241,7 +264,9 @@ std::string normalize(const std::vector<NormStep>& steps, std::string_view text,
       case NormStep::Kind::Nfd: s = unicode::normalize(s, unicode::Form::NFD); break;
       case NormStep::Kind::Nfkc: s = unicode::normalize(s, unicode::Form::NFKC); break;
       case NormStep::Kind::Nfkd: s = unicode::normalize(s, unicode::Form::NFKD); break;
-      case NormStep::Kind::Replace: s = replace_all(s, st.pattern, st.content); break;
+      case NormStep::Kind::Replace:
+        s = st.regex ? regex_replace(*st.regex, s, st.content) : replace_all(s, st.pattern, st.content);
+        break;
       case NormStep::Kind::Prepend:
         if (!s.empty()) s = st.content + s;
         break;
@@ -261,7 +286,7 @@ std::string normalize(const std::vector<NormStep>& steps, std::string_view text,
         break;
       }
       case NormStep::Kind::Precompiled:
-        if (st.charsmap) s = precompiled(*st.charsmap, s);
+        if (st.charsmap) s = precompiled(st.charsmap.get(), s);
         break;
       case NormStep::Kind::SpmEscape: {
         std::string out;

@@ -9,6 +9,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <array>
 #include <cstring>
 #include <functional>
 
@@ -138,6 +139,21 @@ std::shared_ptr<const Regex> compile_regex(const std::string& pattern, const std
   return std::make_shared<const Regex>(pattern, name);
 }
 
+std::string regex_replace(const Regex& re, std::string_view text, std::string_view content) {
+  Spans pieces;
+  std::vector<bool> is_match;
+  re.find_all(text, 0, uint32_t(text.size()), pieces, is_match, /*use_fast=*/false);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (is_match[i])
+      out.append(content);
+    else
+      out.append(text.substr(pieces[i].first, pieces[i].second - pieces[i].first));
+  }
+  return out;
+}
+
 void regex_find_all_reference(const Regex& re, std::string_view text, Spans& pieces) {
   std::vector<bool> is_match;
   re.find_all(text, 0, uint32_t(text.size()), pieces, is_match, /*use_fast=*/false);
@@ -249,6 +265,39 @@ bool is_punct(uint32_t cp) {
 }
 bool is_digit(uint32_t cp) { return unicode::flags(cp) & unicode::kNumber; }
 
+// BertPreTokenizer in one pass: white space separates words and is dropped,
+// each punctuation character is a word of its own. (The same as splitting on
+// white space (Removed) and then on punctuation (Isolated), which is how HF
+// defines it, without the intermediate lists.)
+void split_bert(std::string_view text, uint32_t b, uint32_t e, Spans& out) {
+  enum : uint8_t { kWord, kSpace, kPunct };
+  static const auto ascii = [] {
+    std::array<uint8_t, 128> t{};
+    for (uint32_t c = 0; c < 128; ++c) t[c] = is_white(c) ? kSpace : is_punct(c) ? kPunct : kWord;
+    return t;
+  }();
+  uint32_t word = b;
+  for (uint32_t i = b; i < e;) {
+    auto c = static_cast<unsigned char>(text[i]);
+    uint8_t cls;
+    uint32_t len = 1;
+    if (c < 0x80) {
+      cls = ascii[c];
+    } else {
+      auto d = unicode::decode(text.data(), i, e);
+      len = d.len;
+      cls = is_white(d.cp) ? kSpace : is_punct(d.cp) ? kPunct : kWord;
+    }
+    if (cls != kWord) {
+      if (i > word) out.push_back({word, i});
+      if (cls == kPunct) out.push_back({i, i + len});
+      word = i + len;
+    }
+    i += len;
+  }
+  if (e > word) out.push_back({word, e});
+}
+
 // Text rewritten per span (Metaspace, ByteLevel's prefix space).
 void rewrite_spans(Words& w, const std::function<void(std::string_view, size_t, std::string&)>& rewrite) {
   std::string text;
@@ -308,6 +357,10 @@ void pre_tokenize(const std::vector<PreStep>& steps, std::string_view text, cons
         st.regex->find_all(out.text, b, e, next, is_match);
         continue;
       }
+      if (st.kind == PreStep::Kind::Bert) {
+        split_bert(out.text, b, e, next);
+        continue;
+      }
       pieces.clear();
       SplitBehavior behavior = st.behavior;
       bool invert = st.invert;
@@ -329,18 +382,7 @@ void pre_tokenize(const std::vector<PreStep>& steps, std::string_view text, cons
           behavior = SplitBehavior::MergedWithNext;
           invert = false;
           break;
-        case PreStep::Kind::Bert: {
-          Spans words;
-          std::vector<bool> word_match;
-          split_chars(out.text, b, e, is_white, words, word_match);
-          for (size_t k = 0; k < words.size(); ++k) {
-            if (word_match[k]) continue;
-            split_chars(out.text, words[k].first, words[k].second, is_punct, pieces, is_match);
-          }
-          behavior = SplitBehavior::Isolated;
-          invert = false;
-          break;
-        }
+        case PreStep::Kind::Bert: break;  // handled above
         case PreStep::Kind::Whitespace:
           // \w+|[^\w\s]+ kept, the rest removed
           st.regex->find_all(out.text, b, e, pieces, is_match);

@@ -100,25 +100,33 @@ void SpmModel::encode_word(std::string_view text, std::vector<TokenId>& out) con
     sym.push_back({id, uint32_t(i), uint32_t(len)});
     i += len;
   }
+  // merged[i]: the token that symbols i and i+1 make (-1: none). Only the
+  // two pairs beside a merge change, so each pair is looked up once.
+  thread_local std::vector<TokenId> merged;
+  auto pair_of = [&](size_t i) {
+    if (sym[i].id < 0 || sym[i + 1].id < 0) return TokenId(-1);
+    return TokenId(pairs_.find(sym[i].id, sym[i + 1].id).rank);
+  };
+  merged.resize(sym.empty() ? 0 : sym.size() - 1);
+  for (size_t i = 0; i + 1 < sym.size(); ++i) merged[i] = pair_of(i);
   for (;;) {
     float best_score = 0;
     size_t best = SIZE_MAX;
-    TokenId best_id = -1;
-    for (size_t i = 0; i + 1 < sym.size(); ++i) {
-      if (sym[i].id < 0 || sym[i + 1].id < 0) continue;
-      TokenId merged = pairs_.find(sym[i].id, sym[i + 1].id).rank;
-      if (merged < 0) continue;
-      float score = vocab_.scores[size_t(merged)];
+    for (size_t i = 0; i < merged.size(); ++i) {
+      if (merged[i] < 0) continue;
+      float score = vocab_.scores[size_t(merged[i])];
       if (best == SIZE_MAX || score > best_score) {  // strictly greater: leftmost wins ties
         best_score = score;
         best = i;
-        best_id = merged;
       }
     }
     if (best == SIZE_MAX) break;
-    sym[best].id = best_id;
+    sym[best].id = merged[best];
     sym[best].length += sym[best + 1].length;
     sym.erase(sym.begin() + std::ptrdiff_t(best) + 1);
+    merged.erase(merged.begin() + std::ptrdiff_t(best));
+    if (best > 0) merged[best - 1] = pair_of(best - 1);
+    if (best < merged.size()) merged[best] = pair_of(best);
   }
   for (const Symbol& s : sym) {
     if (s.id >= 0)

@@ -37,27 +37,30 @@ class StringIndex {
   // keys[i] -> i (or values[i] when given). Later duplicates do not replace
   // earlier keys (the lowest index wins). The index owns a copy of the keys.
   void build(std::vector<std::string> keys, std::vector<int32_t> values = {}) {
-    keys_ = std::move(keys);
-    values_ = std::move(values);
+    bytes_.clear();
+    size_t total = 0;
+    for (const std::string& k : keys) total += k.size();
+    bytes_.reserve(total);
     size_t cap = 16;
-    while (cap < keys_.size() * 2 + 16) cap <<= 1;
+    while (cap < keys.size() * 2 + 16) cap <<= 1;
     slots_.assign(cap, Slot{});
     mask_ = cap - 1;
-    for (size_t i = 0; i < keys_.size(); ++i) insert(keys_[i], int32_t(i));
+    for (size_t i = 0; i < keys.size(); ++i) insert(keys[i], values.empty() ? int32_t(i) : values[i]);
   }
 
   int32_t find(std::string_view key) const {
     if (slots_.empty()) return -1;
     uint64_t h = hash_bytes(key.data(), key.size());
     uint32_t tag = uint32_t(h >> 32) | 1;
+    uint64_t head = head_of(key);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.tag == 0) return -1;
-      if (s.tag == tag) {
-        const std::string& k = keys_[size_t(s.index)];
-        if (k.size() == key.size() && std::memcmp(k.data(), key.data(), key.size()) == 0)
-          return values_.empty() ? s.index : values_[size_t(s.index)];
-      }
+      // The first eight bytes live in the slot: short keys (most tokens)
+      // compare without touching the key bytes elsewhere in memory.
+      if (s.tag == tag && s.length == key.size() && s.head == head &&
+          (key.size() <= 8 || std::memcmp(bytes_.data() + s.offset + 8, key.data() + 8, key.size() - 8) == 0))
+        return s.value;
     }
   }
   bool empty() const { return slots_.empty(); }
@@ -65,22 +68,32 @@ class StringIndex {
  private:
   struct Slot {
     uint32_t tag = 0;
-    int32_t index = -1;
+    int32_t value = -1;
+    uint32_t length = 0, offset = 0;  // key bytes: bytes_[offset, offset + length)
+    uint64_t head = 0;                // first eight bytes of the key, zero padded
   };
-  void insert(std::string_view key, int32_t index) {
+  static uint64_t head_of(std::string_view key) {
+    uint64_t head = 0;
+    if (!key.empty()) std::memcpy(&head, key.data(), key.size() < 8 ? key.size() : 8);
+    return head;
+  }
+  void insert(std::string_view key, int32_t value) {
     uint64_t h = hash_bytes(key.data(), key.size());
     uint32_t tag = uint32_t(h >> 32) | 1;
+    uint64_t head = head_of(key);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
       if (s.tag == 0) {
-        s = {tag, index};
+        s = {tag, value, uint32_t(key.size()), uint32_t(bytes_.size()), head};
+        bytes_.append(key);
         return;
       }
-      if (s.tag == tag && keys_[size_t(s.index)] == key) return;
+      if (s.tag == tag && s.length == key.size() && s.head == head &&
+          std::memcmp(bytes_.data() + s.offset, key.data(), key.size()) == 0)
+        return;
     }
   }
-  std::vector<std::string> keys_;
-  std::vector<int32_t> values_;
+  std::string bytes_;
   std::vector<Slot> slots_;
   size_t mask_ = 0;
 };

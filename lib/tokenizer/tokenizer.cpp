@@ -131,7 +131,11 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
     }
     if (m.segment_at_spaces) cut_before_word_spaces(words);
     std::string_view all = words.text;
-    for (auto [b, e] : words.spans) m.model->encode_cached(all.substr(b, e - b), out, cache);
+    if (m.model->worth_caching()) {
+      for (auto [b, e] : words.spans) m.model->encode_cached(all.substr(b, e - b), out, cache);
+    } else {
+      for (auto [b, e] : words.spans) m.model->encode_word(all.substr(b, e - b), out);
+    }
   };
 
   bool match_added = !m.added.empty() && (options.parse_special || m.any_nonspecial_added);

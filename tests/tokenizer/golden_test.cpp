@@ -122,3 +122,27 @@ TEST(HfGolden, CorpusTokenCountsMatchTheReadme) {
 
 }  // namespace
 }  // namespace tf
+
+namespace tf {
+namespace {
+
+TEST(HfGolden, NamedSpecialTokensFromTheConfig) {
+  TF_REQUIRE_SHARED_MODELS();
+  auto dir = test::shared_models() / "trained";
+  const Tokenizer& gpt2 = test::cached_tokenizer((dir / "gpt2-shakespeare").string());
+  EXPECT_EQ(gpt2.bos(), 50256);
+  EXPECT_EQ(gpt2.eos(), 50256);
+  const Tokenizer& llama = test::cached_tokenizer((dir / "llama-shakespeare").string());
+  EXPECT_EQ(llama.bos(), 1);
+  EXPECT_EQ(llama.eos(), 2);
+  EXPECT_EQ(llama.unk(), 0);
+  const Tokenizer& bert = test::cached_tokenizer((dir / "bert-shakespeare").string());
+  EXPECT_EQ(bert.bos(), 101);  // CLS
+  EXPECT_EQ(bert.eos(), 102);  // SEP
+  EXPECT_EQ(bert.unk(), 100);
+  EXPECT_TRUE(bert.is_special(103));
+  EXPECT_FALSE(bert.is_special(2000));
+}
+
+}  // namespace
+}  // namespace tf

@@ -13,6 +13,8 @@ struct Param {
   size_t index;
 };
 
+void PrintTo(const Param& p, std::ostream* os) { *os << p.vocab << " case " << p.index; }
+
 class LlamaCppVocab : public ::testing::TestWithParam<Param> {};
 
 TEST_P(LlamaCppVocab, SameIdsAsLlamaCpp) {

@@ -83,8 +83,8 @@ class Tokenizer {
 // Emits text a token at a time for generation. Never emits broken UTF-8: the
 // bytes of a character split over several tokens are held back until it is
 // complete; a byte that can never become valid UTF-8 is emitted as U+FFFD.
-// The concatenation of all push() results and finish() equals
-// decode(all ids) for every decoder here.
+// The concatenation of all push() results and finish() equals decode() of
+// all ids whenever they decode to valid UTF-8.
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tokenizer, DecodeOptions options = {});
