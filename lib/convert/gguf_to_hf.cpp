@@ -9,6 +9,7 @@
 #include "tf/convert.h"
 #include "tf/error.h"
 #include "tf/gguf.h"
+#include "tf/half.h"
 #include "tf/json_file.h"
 #include "tf/log.h"
 #include "tf/safetensors.h"
@@ -59,6 +60,78 @@ json arch_config(const gguf::File& f, const std::string& arch, uint64_t n_vocab,
          {"n_inner", u("feed_forward_length")},
          {"layer_norm_epsilon", f.get_f64(arch + ".attention.layer_norm_epsilon", 1e-5)},
          {"activation_function", "gelu_new"}};
+  } else if (arch == "qwen2" || arch == "phi3" || arch == "gemma" || arch == "stablelm") {
+    uint64_t heads = u("attention.head_count"), hidden = u("embedding_length");
+    uint64_t head_dim = opt_u("attention.key_length", hidden / heads);
+    c = {{"hidden_size", hidden},
+         {"intermediate_size", u("feed_forward_length")},
+         {"num_hidden_layers", u("block_count")},
+         {"num_attention_heads", heads},
+         {"num_key_value_heads", opt_u("attention.head_count_kv", heads)},
+         {"max_position_embeddings", u("context_length")},
+         {"rope_theta", f.get_f64(arch + ".rope.freq_base", 10000.0)},
+         {"hidden_act", arch == "gemma" ? "gelu_pytorch_tanh" : "silu"}};
+    if (arch != "stablelm") c["rms_norm_eps"] = f.get_f64(arch + ".attention.layer_norm_rms_epsilon", 1e-6);
+    if (arch == "qwen2") {
+      c["architectures"] = {"Qwen2ForCausalLM"};
+      c["use_sliding_window"] = false;
+    } else if (arch == "phi3") {
+      c["architectures"] = {"Phi3ForCausalLM"};
+      c["original_max_position_embeddings"] = opt_u("rope.scaling.original_context_length", u("context_length"));
+      uint64_t sw = opt_u("attention.sliding_window", 0);
+      c["sliding_window"] = sw ? json(sw) : json(nullptr);
+      double partial = double(opt_u("rope.dimension_count", head_dim)) / double(head_dim);
+      if (partial != 1.0) c["partial_rotary_factor"] = partial;
+    } else if (arch == "gemma") {
+      c["architectures"] = {"GemmaForCausalLM"};
+      c["head_dim"] = head_dim;
+    } else {
+      c["architectures"] = {"StableLmForCausalLM"};
+      c["layer_norm_eps"] = f.get_f64(arch + ".attention.layer_norm_epsilon", 1e-5);
+      c["partial_rotary_factor"] = double(opt_u("rope.dimension_count", head_dim)) / double(head_dim);
+      // as llama.cpp's graph: parallel exactly when the blocks have no ffn_norm
+      c["use_parallel_residual"] = f.find_tensor("blk.0.ffn_norm.weight") == nullptr;
+      c["use_qkv_bias"] = f.find_tensor("blk.0.attn_q.bias") != nullptr;
+      c["qk_layernorm"] = false;
+    }
+    c["model_type"] = arch;
+  } else if (arch == "gptneox") {
+    uint64_t heads = u("attention.head_count"), hidden = u("embedding_length");
+    c = {{"architectures", {"GPTNeoXForCausalLM"}},
+         {"model_type", "gpt_neox"},
+         {"hidden_size", hidden},
+         {"intermediate_size", u("feed_forward_length")},
+         {"num_hidden_layers", u("block_count")},
+         {"num_attention_heads", heads},
+         {"max_position_embeddings", u("context_length")},
+         {"rotary_pct", double(opt_u("rope.dimension_count", hidden / heads)) / double(hidden / heads)},
+         {"rope_theta", f.get_f64(arch + ".rope.freq_base", 10000.0)},
+         {"use_parallel_residual", f.get_bool(arch + ".use_parallel_residual", true)},
+         {"layer_norm_eps", f.get_f64(arch + ".attention.layer_norm_epsilon", 1e-5)},
+         {"attention_bias", f.find_tensor("blk.0.attn_qkv.bias") != nullptr},
+         {"hidden_act", "gelu"}};
+  } else if (arch == "falcon") {
+    uint64_t heads = u("attention.head_count"), kv = opt_u("attention.head_count_kv", 1);
+    bool two_norms = f.find_tensor("blk.0.attn_norm_2.weight") != nullptr;
+    // the transformers flags that give this kv count and norm count
+    bool new_arch = two_norms || (kv != 1 && kv != heads);
+    c = {{"architectures", {"FalconForCausalLM"}},
+         {"model_type", "falcon"},
+         {"hidden_size", u("embedding_length")},
+         {"ffn_hidden_size", u("feed_forward_length")},
+         {"num_hidden_layers", u("block_count")},
+         {"num_attention_heads", heads},
+         {"num_kv_heads", kv},
+         {"new_decoder_architecture", new_arch},
+         {"multi_query", kv == 1},
+         {"parallel_attn", true},
+         {"alibi", false},
+         {"bias", f.find_tensor("blk.0.attn_qkv.bias") != nullptr},
+         {"max_position_embeddings", u("context_length")},
+         {"rope_theta", f.get_f64(arch + ".rope.freq_base", 10000.0)},
+         {"layer_norm_epsilon", f.get_f64(arch + ".attention.layer_norm_epsilon", 1e-5)},
+         {"activation", "gelu"}};
+    if (new_arch) c["num_ln_in_parallel_attn"] = two_norms ? 2 : 1;
   } else {
     c = {{"architectures", {"BertModel"}},
          {"model_type", "bert"},
@@ -251,6 +324,9 @@ io::ModelInfo convert_gguf_to_hf(const std::string& gguf_path, const std::string
       fail(gguf_path, ": tensor ", info.name, " is ", tf::dtype_name(info.type),
            "; only f32 / f16 / bf16 tensors can be exported");
     std::string hf = names.to_hf(info.name);
+    // Falcon's two-norm blocks call their first norm ln_attn, not input_layernorm
+    if (arch == "falcon" && f.find_tensor("blk.0.attn_norm_2.weight") && hf.find(".input_layernorm.") != std::string::npos)
+      hf.replace(hf.find(".input_layernorm."), 17, ".ln_attn.");
     if (hf.empty()) fail(gguf_path, ": tensor ", info.name, " has no Hugging Face name in the ", arch, " layout");
     if (arch == "bert" && hf.rfind("cls.", 0) == 0) continue;
     if (info.type == DType::F16 && info.ne.size() > 1) dtype_name = "float16";
@@ -270,6 +346,35 @@ io::ModelInfo convert_gguf_to_hf(const std::string& gguf_path, const std::string
           for (int64_t j = 0; j < 2; ++j)
             for (int64_t i = 0; i < hd / 2; ++i)
               out.write(src + size_t((h * hd + 2 * i + j) * cols) * esize, size_t(cols) * esize);
+      });
+    } else if ((arch == "gptneox" || arch == "falcon") && info.name.find(".attn_qkv.") != std::string::npos) {
+      // inverse of the converter's regrouping: [all q | all k | all v] ->
+      // [group][q_per_group q heads, k, v]
+      int64_t groups = arch == "gptneox" ? n_head : n_head_kv, qpg = n_head / groups;
+      int64_t rows = shape[0], cols = int64_t(info.numel()) / rows, hd = rows / (n_head + 2 * groups);
+      size_t block = size_t(hd * cols) * esize;
+      st.add(hf, info.type, shape, [=](AtomicFile& out) {
+        for (int64_t g = 0; g < groups; ++g) {
+          for (int64_t q = 0; q < qpg; ++q) out.write(src + size_t(g * qpg + q) * block, block);
+          out.write(src + size_t(n_head + g) * block, block);
+          out.write(src + size_t(n_head + groups + g) * block, block);
+        }
+      });
+    } else if (arch == "gemma" && info.name.ends_with("_norm.weight")) {
+      // the converter baked Gemma's (1 + w) into the weight
+      int64_t n = int64_t(info.numel());
+      DType type = info.type;
+      st.add(hf, type, shape, [=](AtomicFile& out) {
+        std::vector<float> v(static_cast<size_t>(n));
+        if (type == DType::F32) std::memcpy(v.data(), src, size_t(n) * 4);
+        else if (type == DType::F16) f16_to_f32(reinterpret_cast<const uint16_t*>(src), v.data(), size_t(n));
+        else bf16_to_f32(reinterpret_cast<const uint16_t*>(src), v.data(), size_t(n));
+        for (float& x : v) x -= 1.0f;
+        if (type == DType::F32) return out.write(v.data(), v.size() * 4);
+        std::vector<uint16_t> h(v.size());
+        if (type == DType::F16) f32_to_f16(v.data(), h.data(), v.size());
+        else f32_to_bf16(v.data(), h.data(), v.size());
+        out.write(h.data(), h.size() * 2);
       });
     } else if (conv1d) {
       int64_t rows = shape[0], cols = shape[1];  // GGUF [out, in] -> HF Conv1D [in, out]

@@ -1,7 +1,11 @@
 #include "convert/hf_family.h"
 
+#include <filesystem>
+
+#include "convert/hf_vocab.h"
 #include "tf/error.h"
 #include "tf/gguf.h"
+#include "tf/log.h"
 
 namespace tf::convert {
 using nlohmann::json;
@@ -29,6 +33,51 @@ int layer_index(const std::string& name) {
     start = end + 1;
   }
   return -1;
+}
+
+const json* rope_theta(const json& c) {
+  if (const json* t = find_hparam(c, {"rope_theta"})) return t;
+  if (c.contains("rope_parameters") && c["rope_parameters"].is_object()) return find_hparam(c["rope_parameters"], {"rope_theta"});
+  return nullptr;
+}
+
+double partial_rotary(const json& c, std::initializer_list<const char*> keys, double fallback) {
+  const json* v = find_hparam(c, keys);
+  if (!v && c.contains("rope_parameters") && c["rope_parameters"].is_object())
+    v = find_hparam(c["rope_parameters"], {"partial_rotary_factor"});
+  if (!v) return fallback;
+  if (!v->is_number()) fail("config.json: \"", *keys.begin(), "\" must be a number");
+  return v->get<double>();
+}
+
+void write_nondefault_freq_base(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w) {
+  const json* t = rope_theta(ctx.config);
+  if (!t) return;
+  if (!t->is_number()) fail(ctx.dir, "/config.json: rope_theta must be a number");
+  if (t->get<double>() != 10000.0) w.set(arch + ".rope.freq_base", gguf::Value::f32(t->get<float>()));
+}
+
+bool has_tokenizer(const ConvertContext& ctx) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(ctx.dir) / "tokenizer.model") || fs::exists(fs::path(ctx.dir) / "tokenizer.json")) return true;
+  log("warning: ", ctx.dir, " has no tokenizer.model or tokenizer.json: writing the model without tokenizer.* "
+      "metadata (llama.cpp's converter refuses such a folder; llama.cpp cannot load the file without a vocabulary)");
+  return false;
+}
+
+void write_gpt2_vocab(const ConvertContext& ctx, gguf::Writer& w) {
+  const json* n = find_hparam(ctx.config, {"vocab_size"});
+  GgufVocab v = hf_token_list(ctx.dir, n ? hparam_u32(*n, "vocab_size") : 0, "gpt2");
+  v.pre = detect_pre_tokenizer(ctx.dir);
+  add_special_vocab(ctx.dir, true, v);
+  write_vocab(w, v);
+}
+
+void write_sentencepiece_vocab(const ConvertContext& ctx, gguf::Writer& w) {
+  const json* n = find_hparam(ctx.config, {"vocab_size"});
+  GgufVocab v = sentencepiece_vocab(ctx.dir, n ? hparam_u32(*n, "vocab_size") : 0);
+  add_special_vocab(ctx.dir, false, v);
+  write_vocab(w, v);
 }
 
 void write_base_parameters(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w) {
@@ -85,15 +134,29 @@ std::unique_ptr<HfFamily> family_for(const json& config, const std::string& dir)
   if (a == "LlamaForCausalLM" || a == "MistralForCausalLM" || a == "LLaMAForCausalLM") return make_llama_family();
   if (a == "GPT2LMHeadModel" || a == "GPT2Model") return make_gpt2_family();
   if (a == "BertModel" || a == "BertForMaskedLM") return make_bert_family();
+  if (a == "Qwen2ForCausalLM") return make_qwen2_family();
+  if (a == "Phi3ForCausalLM") return make_phi3_family();
+  if (a == "GemmaForCausalLM") return make_gemma_family();
+  if (a == "StableLmForCausalLM" || a == "StableLMEpochForCausalLM") return make_stablelm_family();
+  if (a == "GPTNeoXForCausalLM") return make_gptneox_family();
+  if (a == "FalconForCausalLM" || a == "RWForCausalLM") return make_falcon_family();
   fail(dir, "/config.json: architecture ", a, " is not supported by tf-convert hf yet (supported: LlamaForCausalLM, "
-       "MistralForCausalLM, GPT2LMHeadModel, BertModel, BertForMaskedLM)");
+       "MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, GemmaForCausalLM, StableLmForCausalLM, "
+       "GPTNeoXForCausalLM, FalconForCausalLM, GPT2LMHeadModel, BertModel, BertForMaskedLM)");
 }
 
 std::unique_ptr<HfFamily> family_for_arch(const std::string& arch) {
   if (arch == "llama") return make_llama_family();
   if (arch == "gpt2") return make_gpt2_family();
   if (arch == "bert") return make_bert_family();
-  fail("architecture '", arch, "' cannot be converted to a Hugging Face folder yet (supported: llama, gpt2, bert)");
+  if (arch == "qwen2") return make_qwen2_family();
+  if (arch == "phi3") return make_phi3_family();
+  if (arch == "gemma") return make_gemma_family();
+  if (arch == "stablelm") return make_stablelm_family();
+  if (arch == "gptneox") return make_gptneox_family();
+  if (arch == "falcon") return make_falcon_family();
+  fail("architecture '", arch, "' cannot be converted to a Hugging Face folder yet (supported: llama, qwen2, phi3, "
+       "gemma, stablelm, gptneox, falcon, gpt2, bert)");
 }
 
 }  // namespace tf::convert

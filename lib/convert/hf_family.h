@@ -23,6 +23,10 @@ enum class Transform {
   None,
   PermuteHeads,  // LLaMA q/k: HF's rotate-half row order -> GGML's interleaved pairs
   Transpose,     // GPT-2 Conv1D weights are stored [in, out]
+  // Fused q/k/v rows grouped per kv head, [groups][q_per_group q heads, k, v][head_dim]
+  // (GPT-NeoX: groups = heads, q_per_group = 1; Falcon) -> [all q | all k | all v],
+  // the layout llama.cpp's graphs slice.
+  QkvGroups,
 };
 
 struct PlannedTensor {
@@ -30,7 +34,9 @@ struct PlannedTensor {
   std::string hf_name;  // source tensor (or "" for generated tensors)
   Shape shape;          // PyTorch order, after the transform
   Transform transform = Transform::None;
-  int64_t heads = 0;    // PermuteHeads
+  int64_t heads = 0;    // PermuteHeads; QkvGroups: the number of groups
+  int64_t q_per_group = 0;       // QkvGroups
+  float add = 0;                 // added to every value (Gemma's RMSNorm scale is 1 + w)
   std::vector<float> generated;  // data of a generated tensor (rope_freqs)
   bool keep_f32 = false;         // family rule: never half-precision
 };
@@ -67,12 +73,36 @@ std::unique_ptr<HfFamily> family_for_arch(const std::string& arch);
 std::unique_ptr<HfFamily> make_llama_family();
 std::unique_ptr<HfFamily> make_gpt2_family();
 std::unique_ptr<HfFamily> make_bert_family();
+std::unique_ptr<HfFamily> make_qwen2_family();
+std::unique_ptr<HfFamily> make_phi3_family();
+std::unique_ptr<HfFamily> make_gemma_family();
+std::unique_ptr<HfFamily> make_stablelm_family();
+std::unique_ptr<HfFamily> make_gptneox_family();
+std::unique_ptr<HfFamily> make_falcon_family();
 
 // Shared pieces of llama.cpp's base Model.set_gguf_parameters.
 void write_base_parameters(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w);
 // The first of `keys` present in config (llama.cpp's find_hparam), or nullptr.
 const nlohmann::json* find_hparam(const nlohmann::json& config, std::initializer_list<const char*> keys);
 uint32_t hparam_u32(const nlohmann::json& value, const std::string& key);
+// rope_theta, top level (transformers 4) or in rope_parameters (transformers 5), or nullptr.
+const nlohmann::json* rope_theta(const nlohmann::json& config);
+// The fraction of each head that is rotated: `keys` at the top level, else
+// rope_parameters.partial_rotary_factor (transformers 5), else `fallback`.
+double partial_rotary(const nlohmann::json& config, std::initializer_list<const char*> keys, double fallback);
+// Writes {arch}.rope.freq_base for the families whose llama.cpp converter
+// never writes it (runtime default 10000): only when the model's base differs.
+void write_nondefault_freq_base(const ConvertContext& ctx, const std::string& arch, gguf::Writer& w);
+
+// llama.cpp's converter refuses a folder without a tokenizer; tf-convert
+// writes the model without tokenizer.* keys and says so on stderr. True when
+// tokenizer.model or tokenizer.json exists.
+bool has_tokenizer(const ConvertContext& ctx);
+// llama.cpp's _set_vocab_gpt2: tokenizer.json BPE, its pre-tokenizer name, merges, special ids.
+void write_gpt2_vocab(const ConvertContext& ctx, gguf::Writer& w);
+// llama.cpp's _set_vocab_sentencepiece: tokenizer.model, then special ids (no merges).
+void write_sentencepiece_vocab(const ConvertContext& ctx, gguf::Writer& w);
+
 // Layer index in an HF tensor name ("model.layers.12.mlp" -> 12), or -1.
 int layer_index(const std::string& hf_name);
 

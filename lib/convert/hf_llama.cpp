@@ -99,23 +99,20 @@ class LlamaFamily : public HfFamily {
       w.set("llama.rope.scaling.type", Value::string("linear"));
       w.set("llama.rope.scaling.factor", Value::f32((*r)["factor"].get<float>()));
     }
+    // llama.cpp's converter drops Mistral's window (and its runtime attends to
+    // the whole context); we keep it so the file computes what transformers
+    // does past the window. Other readers ignore the extra key.
+    if (const json* sw = find_hparam(c, {"sliding_window"}); sw && sw->is_number_integer() && sw->get<int64_t>() > 0)
+      w.set("llama.attention.sliding_window", Value::u32(hparam_u32(*sw, "sliding_window")));
   }
 
   void write_tokenizer(const ConvertContext& ctx, gguf::Writer& w) const override {
-    uint32_t n_vocab = hparam_u32(ctx.config.at("vocab_size"), "vocab_size");
-    GgufVocab v;
+    if (!has_tokenizer(ctx)) return;
     if (fs::exists(fs::path(ctx.dir) / "tokenizer.model")) {
-      v = sentencepiece_vocab(ctx.dir, n_vocab);
-      add_special_vocab(ctx.dir, false, v);
-    } else if (fs::exists(fs::path(ctx.dir) / "tokenizer.json")) {
-      // Llama 3 style byte-level BPE
-      v = hf_token_list(ctx.dir, n_vocab, "gpt2");
-      v.pre = detect_pre_tokenizer(ctx.dir);
-      add_special_vocab(ctx.dir, true, v);
+      write_sentencepiece_vocab(ctx, w);
     } else {
-      fail(ctx.dir, ": no tokenizer.model or tokenizer.json");
+      write_gpt2_vocab(ctx, w);  // Llama 3 style byte-level BPE
     }
-    write_vocab(w, v);
     fs::path tc = fs::path(ctx.dir) / "tokenizer_config.json";
     if (fs::exists(tc)) {
       json j = read_json_file(tc.string());

@@ -69,6 +69,23 @@ std::vector<float> permute_heads(const std::vector<float>& in, int64_t rows, int
   return out;
 }
 
+// Fused q/k/v rows [group][q_per_group q heads, k, v][head_dim] -> all q
+// heads, then all k, then all v (llama.cpp's GPT-NeoX and Falcon layout).
+std::vector<float> qkv_to_blocks(const std::vector<float>& in, int64_t rows, int64_t groups, int64_t q_per_group) {
+  int64_t cols = int64_t(in.size()) / rows, per = q_per_group + 2, hd = rows / (groups * per);
+  std::vector<float> out;
+  out.reserve(in.size());
+  auto take = [&](int64_t g, int64_t slot) {
+    const float* src = in.data() + (g * per + slot) * hd * cols;
+    out.insert(out.end(), src, src + hd * cols);
+  };
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t q = 0; q < q_per_group; ++q) take(g, q);
+  for (int64_t slot : {q_per_group, q_per_group + 1})
+    for (int64_t g = 0; g < groups; ++g) take(g, slot);
+  return out;
+}
+
 std::vector<float> transpose(const std::vector<float>& in, int64_t rows, int64_t cols) {
   std::vector<float> out(in.size());
   for (int64_t r = 0; r < rows; ++r)
@@ -175,6 +192,9 @@ io::ModelInfo convert_hf_to_gguf(const std::string& dir, const std::string& out,
       const Shape& src = p.info->shape;
       if (p.plan.transform == Transform::PermuteHeads) data = permute_heads(data, src[0], p.plan.heads);
       if (p.plan.transform == Transform::Transpose) data = transpose(data, src[0], src[1]);
+      if (p.plan.transform == Transform::QkvGroups) data = qkv_to_blocks(data, src[0], p.plan.heads, p.plan.q_per_group);
+      if (p.plan.add != 0)
+        for (float& x : data) x += p.plan.add;
       write_as(file, data, p.type);
     });
   }

@@ -231,6 +231,36 @@ void add_special_vocab(const std::string& dir, bool load_merges, GgufVocab& v) {
   }
 }
 
+namespace {
+
+// Split regexes of tokenizer.json pre-tokenizers -> the llama.cpp
+// tokenizer.ggml.pre name whose runtime regex is the same. (llama.cpp's
+// converter identifies the tokenizer by hashing a probe encoding; tokenizers
+// with equal regexes and different vocabularies get different hashes but
+// tokenize alike.)
+const std::vector<std::pair<std::string, std::string>> kSplitRegexes = {
+    // Llama 3 (and 3.1/3.2): digits in runs of up to 3
+    {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)",
+     "llama-bpe"},
+    // Qwen2 / Qwen2.5 (and DeepSeek-R1 distills of Qwen): single digits
+    {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)",
+     "qwen2"},
+    // GPT-2's own regex spelled out as a Split (some re-saved GPT-2 style tokenizers)
+    {R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)", "gpt-2"},
+};
+
+void collect_split_regexes(const json& pre, std::vector<std::string>& out) {
+  if (!pre.is_object()) return;
+  std::string type = pre.value("type", "");
+  if (type == "Split" && pre.contains("pattern") && pre["pattern"].is_object() &&
+      pre["pattern"].contains("Regex") && pre["pattern"]["Regex"].is_string())
+    out.push_back(pre["pattern"]["Regex"].get<std::string>());
+  if (type == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array())
+    for (const auto& p : pre["pretokenizers"]) collect_split_regexes(p, out);
+}
+
+}  // namespace
+
 std::string detect_pre_tokenizer(const std::string& dir) {
   json tj = tokenizer_json(dir);
   json model = tj.value("model", json::object());
@@ -240,7 +270,13 @@ std::string detect_pre_tokenizer(const std::string& dir) {
   if (type == "WordPiece" || pre_type == "BertPreTokenizer") return "jina-v2-en";
   // GPT-2's byte-level BPE: a ByteLevel pre-tokenizer with its built-in regex
   if (pre_type == "ByteLevel" && pre.value("use_regex", true)) return "gpt-2";
-  fail(dir, "/tokenizer.json: pre-tokenizer \"", pre_type, "\" is not one tf-convert knows how to name for llama.cpp");
+  std::vector<std::string> regexes;
+  collect_split_regexes(pre, regexes);
+  if (regexes.size() == 1)
+    for (const auto& [regex, name] : kSplitRegexes)
+      if (regexes[0] == regex) return name;
+  fail(dir, "/tokenizer.json: pre-tokenizer \"", pre_type, "\" is not one tf-convert knows how to name for llama.cpp",
+       regexes.empty() ? std::string() : " (Split regex " + regexes[0] + ")");
 }
 
 void write_vocab(gguf::Writer& w, const GgufVocab& v) {

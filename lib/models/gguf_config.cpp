@@ -42,6 +42,8 @@ hf::Config config_from_gguf(const gguf::File& f) {
       fail(f.path(), ": ", a, ".rope.scaling.type '", t, "' is not supported yet");
     }
   }
+  if (f.find_tensor("rope_factors_long.weight") || f.find_tensor("rope_factors_short.weight"))
+    fail(f.path(), ": rope_factors_long/short (Phi-3 long-context rope) are not supported yet");
   if (f.find_tensor("rope_freqs.weight")) fail(f.path(), ": rope_freqs (Llama 3 rope scaling) is not supported yet");
   c.sliding_window = opt_u("attention.sliding_window", 0);
   if (f.find("tokenizer.ggml.bos_token_id")) c.bos_token_id = int64_t(f.get("tokenizer.ggml.bos_token_id").as_u64());
@@ -78,7 +80,10 @@ hf::Config config_from_gguf(const gguf::File& f) {
     layer_norm();
     c.activation = hf::Activation::Silu;
     c.gated_mlp = true;
-    c.parallel_residual = f.get_bool(a + ".use_parallel_residual", false);
+    // llama.cpp's stablelm graph ignores use_parallel_residual (its converter
+    // writes true when the config omits it): a block without ffn_norm runs
+    // the MLP in parallel on the attention input.
+    c.parallel_residual = f.find_tensor("blk.0.ffn_norm.weight") == nullptr;
   } else if (a == "gptneox") {
     c.arch = hf::Arch::GptNeoX;
     layer_norm();

@@ -8,6 +8,7 @@
 
 #include "common/test_paths.h"
 #include "kernels/cpu/ops.h"
+#include "tf/convert.h"
 #include "tf/model.h"
 #include "tf/safetensors.h"
 
@@ -42,12 +43,23 @@ struct Case {
   std::string folder;  // under ../shared/models
   std::string model;   // file or folder to load, relative to the folder ("" = the folder itself)
   float tol;           // logits
+  // Convert the folder with tf-convert hf (f32) and load the GGUF: files our
+  // converter writes must compute what transformers computes.
+  bool convert = false;
 };
 
 void check_model(const Case& c) {
   fs::path dir = test::shared_models() / c.folder;
   Golden g{safetensors::File::open((dir / "golden.safetensors").string())};
-  auto lm = CausalLM::load(c.model.empty() ? dir.string() : (dir / c.model).string());
+  test::TempDir tmp;
+  std::string path = c.model.empty() ? dir.string() : (dir / c.model).string();
+  if (c.convert) {
+    HfToGgufOptions opts;
+    opts.outtype = "f32";
+    path = tmp / "converted-f32.gguf";
+    convert_hf_to_gguf(dir.string(), path, opts);
+  }
+  auto lm = CausalLM::load(path);
   for (int seq : {0, 1}) {
     SCOPED_TRACE("sequence " + std::to_string(seq));
     std::string sfx(1, '_');
@@ -97,10 +109,15 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"parity/gpt_neox", "", 1e-4f}, Case{"parity/falcon", "", 1e-4f},
                       Case{"trained/llama-shakespeare", "", 1e-4f},
                       Case{"trained/llama-shakespeare", "llama-shakespeare-f16.gguf", 2e-3f},
-                      Case{"trained/gpt2-shakespeare", "", 1e-4f}),
+                      Case{"trained/gpt2-shakespeare", "", 1e-4f},
+                      Case{"parity/llama", "", 1e-4f, true}, Case{"parity/mistral", "", 1e-4f, true},
+                      Case{"parity/qwen2", "", 1e-4f, true}, Case{"parity/phi3", "", 1e-4f, true},
+                      Case{"parity/gemma", "", 1e-4f, true}, Case{"parity/stablelm", "", 1e-4f, true},
+                      Case{"parity/gpt_neox", "", 1e-4f, true}, Case{"parity/falcon", "", 1e-4f, true},
+                      Case{"parity/gpt2", "", 1e-4f, true}),
     [](const ::testing::TestParamInfo<Case>& info) {
       std::string n = info.param.folder;
-      n.append(info.param.model.empty() ? "_hf" : "_gguf");
+      n.append(info.param.convert ? "_converted" : info.param.model.empty() ? "_hf" : "_gguf");
       for (char& ch : n)
         if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
       return n;
