@@ -198,6 +198,7 @@ const char* path_name(MatmulPath p) {
   switch (p) {
     case MatmulPath::Gemv: return "gemv";
     case MatmulPath::Gemm: return "gemm";
+    case MatmulPath::GemmBf16: return "gemm_bf16dot";
     case MatmulPath::Blas: return "blas";
     default: return "auto";
   }
@@ -246,6 +247,7 @@ void register_all() {
         };
         add(1, MatmulPath::Auto);
         add(512, MatmulPath::Gemm);
+        if (t == DType::BF16) add(512, MatmulPath::GemmBf16);
         add(512, MatmulPath::Blas);
       }
   // Where the GEMV stops beating the GEMM.

@@ -36,11 +36,16 @@ struct MatmulArgs {
   const float* bias = nullptr;  // [N] or nullptr
   float* y = nullptr;           // [M, N], rows ldy floats apart (0: N); must not overlap x or w
   size_t ldy = 0;
+  // bf16 weights in the prompt regime: unless exact, x is rounded to bf16 and
+  // multiplied with AVX512-BF16 dot products — twice the f32 GEMM's rate, a
+  // relative error of up to 2⁻⁸ per product (what llama.cpp and HF's own bf16
+  // inference do). f32 and f16 weights are always exact.
+  bool exact = false;
 };
 
 // Which implementation runs. Auto picks per shape from measurements (see
 // matmul.cpp); the others exist for tests and benchmarks.
-enum class MatmulPath { Auto, Gemv, Gemm, Blas };
+enum class MatmulPath { Auto, Gemv, Gemm, GemmBf16, Blas };
 
 // y = x·Wᵀ + bias on `pool`. level: ISA level (0 scalar, 1 AVX2, 2 AVX-512);
 // -1 means cpu_level(). A level above what the CPU has is an error.

@@ -132,8 +132,9 @@ inline void transpose8(__m256 r[8]) {
 }
 
 template <class L>
-void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst) {
+void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dv) {
   using T = typename L::T;
+  float* dst = static_cast<float*>(dv);
   const T* w = static_cast<const T*>(wv) + k0;
   const size_t ws = w_stride / sizeof(T);
   for (size_t k = 0; k < kc; k += 8) {
@@ -158,8 +159,10 @@ inline __m256i lane_mask(size_t n) {  // lanes < n set
 }
 
 template <int MR>
-void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid, const float* bias,
+void ukernel(size_t kc, const void* av, const void* bv, float* c, size_t ldc, size_t n_valid, const float* bias,
              bool accumulate) {
+  const float* a = static_cast<const float*>(av);
+  const float* b = static_cast<const float*>(bv);
   __m256 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (size_t k = 0; k < kc; ++k) {
@@ -200,6 +203,7 @@ constexpr GemmKernel make_gemm(std::integer_sequence<int, I...>) {
   g.nr = kNR;
   g.kc = 256;
   g.nc = 256;
+  g.pack_a = &pack_a_f32;
   ((g.ukernel[I + 1] = &ukernel<I + 1>), ...);
   return g;
 }
@@ -215,8 +219,8 @@ constexpr TypeKernels make_type() {
 }  // namespace
 
 const IsaTable& table() {
-  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), make_type<F32>(), make_type<F16>(),
-                          make_type<BF16>()};
+  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), GemmKernel{}, make_type<F32>(),
+                          make_type<F16>(), make_type<BF16>()};
   return t;
 }
 
