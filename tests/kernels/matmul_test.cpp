@@ -58,7 +58,7 @@ struct Case {
   size_t M, N, K;
 };
 
-// bf16_x: the path may round x to bf16 (MatmulArgs::exact = false): each
+// bf16_x: the path may round x to bf16 (MatmulArgs::fast_bf16): each
 // product is then off by up to 2⁻⁸ of itself, so allow 4e-3·Σ|x·w|.
 void check(DType type, Case c, MatmulPath path, int level, ThreadPool& pool, bool bias_on, bool strided,
            bool bf16_x = false) {
@@ -81,7 +81,7 @@ void check(DType type, Case c, MatmulPath path, int level, ThreadPool& pool, boo
   a.bias = bias_on ? bias.data() : nullptr;
   a.y = y.data();
   a.ldy = strided ? ldy : 0;
-  a.exact = !bf16_x;
+  a.fast_bf16 = bf16_x;
   matmul(a, pool, path, level);
 
   const double tol_rel = 2e-6 * std::sqrt(double(c.K)) + (bf16_x ? 4e-3 : 0.0);

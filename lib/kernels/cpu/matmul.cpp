@@ -270,7 +270,7 @@ void matmul(const MatmulArgs& in, ThreadPool& pool, MatmulPath path, int level) 
     if (a.M <= gemv_max_m(level) || !gk)
       path = MatmulPath::Gemv;
     else
-      path = gk16 && !a.exact ? MatmulPath::GemmBf16 : MatmulPath::Gemm;
+      path = gk16 && a.fast_bf16 ? MatmulPath::GemmBf16 : MatmulPath::Gemm;
   }
   if (path == MatmulPath::GemmBf16 && !gk16) path = MatmulPath::Gemm;
   if (path == MatmulPath::Gemm && !gk) path = MatmulPath::Gemv;
