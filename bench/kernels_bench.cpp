@@ -85,7 +85,7 @@ const Weights& weights(DType t, size_t N, size_t K, size_t min_total) {
 }
 
 void BM_Matmul(benchmark::State& state, DType t, size_t M, size_t N, size_t K, MatmulPath path, int threads) {
-  const bool decode = M <= 16;
+  const bool decode = M <= 128;
   const Weights& w = weights(t, N, K, decode ? size_t(512) << 20 : 0);
   auto x = random_floats(M * K, 1);
   std::vector<float> y(M * N);
@@ -264,13 +264,16 @@ void register_all() {
         if (t == DType::BF16) add(512, MatmulPath::GemmBf16);
         add(512, MatmulPath::Blas);
       }
-  // Where the GEMV stops beating the GEMM.
-  for (size_t M : {2, 3, 4, 6, 8, 12, 16})
-    for (MatmulPath p : {MatmulPath::Gemv, MatmulPath::Gemm})
-      benchmark::RegisterBenchmark(("matmul_skinny/f16/M" + std::to_string(M) + "/K2048xN2048/" + path_name(p) + "/t2").c_str(),
-                                   BM_Matmul, DType::F16, M, size_t(2048), size_t(2048), p, 2)
-          ->UseRealTime()->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of)
-          ->Unit(benchmark::kMicrosecond);
+  // Where the GEMV stops beating the GEMM (W streamed from DRAM, as in a model).
+  for (auto [t, gemm] : {std::pair{DType::F16, MatmulPath::Gemm}, std::pair{DType::BF16, MatmulPath::GemmBf16}})
+    for (size_t M : {2, 4, 8, 16, 32, 48, 64, 96, 128})
+      for (MatmulPath p : {MatmulPath::Gemv, gemm})
+        benchmark::RegisterBenchmark((std::string("matmul_skinny/") + type_name(t) + "/M" + std::to_string(M) +
+                                      "/K2048xN2048/" + path_name(p) + "/t1")
+                                         .c_str(),
+                                     BM_Matmul, t, M, size_t(2048), size_t(2048), p, 1)
+            ->UseRealTime()->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of)
+            ->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace

@@ -181,9 +181,17 @@ Scratch& b_scratch() {
   return s;
 }
 
-// Below this M the GEMV (no packing, W streamed once) beats the GEMM; see
-// bench/kernels_bench.cpp (BM_MatmulSkinny).
-size_t gemv_max_m(int level) { return level >= 1 ? 4 : 2; }
+// Up to this M the GEMV beats the GEMM when W comes from DRAM, as it does in
+// a model: the GEMV reads each W row once and reuses it from L1 for every
+// 4 rows of x, while the GEMM pays for widening and transposing W into
+// panels. Measured (bench matmul_skinny, f16 2048x2048, 1 thread, Zen 5):
+// AVX-512 GEMV/GEMM 3.8/4.0 ms at M=64, 6.0/5.5 ms at M=96; AVX2 6.2/11.0
+// ms at M=64. The bf16 dot-product engine runs twice as fast and takes over
+// earlier: bf16 GEMV/dot-GEMM 1.3/1.7 ms at M=16, 2.1/1.9 ms at M=32.
+size_t gemv_max_m(int level, bool bf16_engine) {
+  if (level == 0) return 8;
+  return bf16_engine ? 24 : 64;
+}
 
 void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
   // Hand out rows in groups of 4 so every chunk but the last runs the 4-row
@@ -267,10 +275,11 @@ void matmul(const MatmulArgs& in, ThreadPool& pool, MatmulPath path, int level) 
   const mm::GemmKernel* gk = tk->pack_w ? mm::gemm_kernel(level) : nullptr;
   const mm::GemmKernel* gk16 = tk->pack_w_bf16 ? mm::gemm_bf16_kernel(level) : nullptr;
   if (path == MatmulPath::Auto) {
-    if (a.M <= gemv_max_m(level) || !gk)
+    const bool bf16_engine = gk16 && a.fast_bf16;
+    if (a.M <= gemv_max_m(level, bf16_engine) || !gk)
       path = MatmulPath::Gemv;
     else
-      path = gk16 && a.fast_bf16 ? MatmulPath::GemmBf16 : MatmulPath::Gemm;
+      path = bf16_engine ? MatmulPath::GemmBf16 : MatmulPath::Gemm;
   }
   if (path == MatmulPath::GemmBf16 && !gk16) path = MatmulPath::Gemm;
   if (path == MatmulPath::Gemm && !gk) path = MatmulPath::Gemv;
