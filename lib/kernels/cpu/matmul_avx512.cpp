@@ -155,6 +155,20 @@ inline void transpose16(__m512 r[16]) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
+// x rows -> a[k][mr] through 16x16 transposes (mr <= 16).
+void pack_a(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dv) {
+  float* dst = static_cast<float*>(dv);
+  const __mmask16 lanes = tail_mask(mr);
+  for (size_t k = 0; k < K; k += 16) {
+    const size_t kn = std::min<size_t>(16, K - k);
+    const __mmask16 mask = tail_mask(kn);
+    __m512 r[16];
+    for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(mask, x + i * ldx + k) : _mm512_setzero_ps();
+    transpose16(r);
+    for (size_t c = 0; c < kn; ++c) _mm512_mask_storeu_ps(dst + (k + c) * mr, lanes, r[c]);
+  }
+}
+
 template <class L>
 void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dv) {
   using T = typename L::T;
@@ -300,7 +314,7 @@ constexpr GemmKernel make_gemm(std::integer_sequence<int, I...>) {
   g.nr = kNR;
   g.kc = 256;
   g.nc = 256;
-  g.pack_a = &pack_a_f32;
+  g.pack_a = &pack_a;
   ((g.ukernel[I + 1] = &ukernel<I + 1>), ...);
   return g;
 }
