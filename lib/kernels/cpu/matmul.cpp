@@ -199,9 +199,18 @@ void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) 
   const size_t row_bytes = a.w_stride;
   const size_t quads = (a.N + 3) / 4;
   const size_t grain = std::max<size_t>(1, (32 << 10) / (4 * row_bytes + 1));
-  const size_t x_stride = a.ldx * sizeof(float);
+  // Types whose dot kernels read converted activations (ggml's vec_dot_type,
+  // e.g. Q8_0 blocks against Q4_0 weights) get them converted once here.
+  const void* x = a.x;
+  size_t x_stride = a.ldx * sizeof(float);
+  if (tk.prepare_x) {
+    x_stride = tk.x_row_bytes(a.K);
+    void* xp = a_scratch().get((a.M * x_stride + 3) / 4);
+    tk.prepare_x(a.x, a.ldx, a.M, a.K, xp);
+    x = xp;
+  }
   pool.parallel_for(quads, grain, [&](size_t b, size_t e, int) {
-    tk.dot_rows(a.x, x_stride, a.M, a.K, a.w, a.w_stride, a.bias, 4 * b, std::min(a.N, 4 * e), a.y, a.ldy);
+    tk.dot_rows(x, x_stride, a.M, a.K, a.w, a.w_stride, a.bias, 4 * b, std::min(a.N, 4 * e), a.y, a.ldy);
   });
 }
 
