@@ -312,7 +312,9 @@ constexpr GemmKernel make_gemm(std::integer_sequence<int, I...>) {
   GemmKernel g;
   g.mr = kMR;
   g.nr = kNR;
-  g.kc = 256;
+  // 512 rather than the 256 that keeps a B micro-panel in L1: half the passes
+  // over the C tile measured ~5 % faster (2048x2048 and 5632x2048, M = 512).
+  g.kc = 512;
   g.nc = 256;
   g.pack_a = &pack_a;
   ((g.ukernel[I + 1] = &ukernel<I + 1>), ...);
@@ -324,7 +326,7 @@ constexpr GemmKernel make_gemm_bf16(std::integer_sequence<int, I...>) {
   GemmKernel g;
   g.mr = kMR;
   g.nr = kNR;
-  g.kc = 512;  // 256 pairs: the same 32 KiB B micro-panel as the f32 engine
+  g.kc = 512;  // 256 pairs
   g.nc = 256;
   g.k_pack = 2;
   g.elem_bytes = 4;

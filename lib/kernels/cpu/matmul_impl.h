@@ -61,7 +61,7 @@ constexpr size_t kMaxMR = 16;
 
 struct GemmKernel {
   size_t mr = 0, nr = 0;
-  size_t kc = 256;  // K block (a multiple of k_pack): a B micro-panel of kc x nr stays in L1
+  size_t kc = 256;  // K block (a multiple of k_pack and of any block type's block size)
   size_t nc = 256;  // N block per task: kc x nc of packed W in L2
   size_t k_pack = 1, elem_bytes = 4;
   PackAFn pack_a = nullptr;
