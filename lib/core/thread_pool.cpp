@@ -95,14 +95,15 @@ struct ThreadPool::State {
     }
   }
 
-  void publish(int n_threads) {
+  // The seq_cst store / load pair against the sleeper's seq_cst increment /
+  // re-check guarantees that either we see the sleeper or it sees the job.
+  void publish() {
     const uint64_t g = gen(ctl.load(std::memory_order_relaxed)) + 1;
     ctl.store((g << 32) | kOpen, std::memory_order_seq_cst);
     if (sleepers.load(std::memory_order_seq_cst) > 0) {
       std::lock_guard<std::mutex> lock(mutex);
       wake.notify_all();
     }
-    (void)n_threads;
   }
 
   // Closes the job and waits for the workers inside it to leave.
@@ -178,7 +179,7 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
   s.all_fn = &fn;
   s.error = nullptr;
   s.pending.store(n_threads_ - 1, std::memory_order_relaxed);
-  s.publish(n_threads_);
+  s.publish();
   tl_pool = this;
   tl_index = 0;
   try {
@@ -208,7 +209,7 @@ void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(s
   s.chunk = std::max(grain, n / (size_t(n_threads_) * 4));
   s.next.store(0, std::memory_order_relaxed);
   s.error = nullptr;
-  s.publish(n_threads_);
+  s.publish();
   tl_pool = this;
   tl_index = 0;
   s.run_chunks(0);
