@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -11,134 +10,212 @@
 
 #include "tf/error.h"
 
-#include <sched.h>
-
 namespace tf {
 
-// Workers spin briefly on the job generation before sleeping on a condition
-// variable: decode issues thousands of small parallel_for calls per second,
-// and waking sleeping threads for each would cost more than the work. The
-// spin yields the core now and then, so that on an oversubscribed machine
-// (tests in parallel, a busy CI box) a spinner does not starve the thread it
-// is waiting for.
 namespace {
 
-// Spins until done() or about `budget` has passed; true if done() came true.
-template <class Done>
-bool spin_until(Done done, std::chrono::microseconds budget) {
-  auto start = std::chrono::steady_clock::now();
-  for (int spin = 1;; ++spin) {
-    if (done()) return true;
-    if ((spin & 63) == 0) {
-      if (std::chrono::steady_clock::now() - start > budget) return false;
-      sched_yield();
-    } else {
+inline void cpu_relax() {
 #if defined(__x86_64__)
-      __builtin_ia32_pause();
+  __builtin_ia32_pause();
 #endif
-    }
+}
+
+// Spins briefly, then yields the core: a thread we wait for may have been
+// preempted (other processes share the cores), and burning our time slice
+// would only delay it further.
+template <class Done>
+void wait_until(Done done) {
+  for (int spin = 0; !done(); ++spin) {
+    if (spin < 4000)
+      cpu_relax();
+    else
+      std::this_thread::yield();
   }
 }
 
-constexpr std::chrono::microseconds kWorkerSpin{200}, kCallerSpin{500};
+// The pool (and thread index) whose job the current thread is running, so
+// that a nested parallel_for runs inline instead of deadlocking.
+thread_local const ThreadPool* tl_pool = nullptr;
+thread_local int tl_index = 0;
 
 }  // namespace
 
+// A job is published through one atomic word, `ctl`: the job's generation in
+// the high 32 bits, an "open" bit, and the number of workers inside the job
+// in the low bits. Workers join with a CAS only while the job is open.
+//
+// parallel_for closes its job as soon as the caller finds no chunk left and
+// then waits only for the workers that joined; a worker that wakes up late
+// (descheduled, or still asleep) skips the job instead of being waited for.
+// Decode issues thousands of small parallel_for calls per second on cores
+// that other processes share, so the caller must never wait for a worker
+// that has nothing to do.
+//
+// Idle workers spin on ctl for a while, then sleep on a condition variable;
+// callers only take the mutex to notify when someone sleeps.
 struct ThreadPool::State {
-  std::vector<std::thread> workers;
-  std::mutex mutex;
-  std::condition_variable wake, done;
-  std::atomic<uint64_t> generation{0};
-  std::atomic<int> active{0};
-  std::atomic<bool> stop{false};
+  static constexpr uint64_t kOpen = uint64_t(1) << 31;
+  static constexpr uint64_t kCountMask = kOpen - 1;
+  static uint64_t gen(uint64_t c) { return c >> 32; }
 
-  // the current job
-  const std::function<void(int, int)>* job = nullptr;
+  std::vector<std::thread> workers;
+  std::mutex call_mutex;  // one job at a time
+
+  std::atomic<uint64_t> ctl{0};
+  std::atomic<int> sleepers{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::condition_variable wake;
+
+  // the current job (valid while its generation is in ctl and workers are inside)
+  bool all = false;  // run_on_all: every worker must run it
+  const std::function<void(int, int)>* all_fn = nullptr;
+  const std::function<void(size_t, size_t, int)>* for_fn = nullptr;
+  size_t n = 0, chunk = 1;
+  std::atomic<size_t> next{0};
+  std::atomic<int> pending{0};  // run_on_all: workers yet to run
+
   std::exception_ptr error;
   std::mutex error_mutex;
 
-  void run_job(int index, int n) {
-    try {
-      (*job)(index, n);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
+  void record(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = e;
+  }
+
+  void run_chunks(int index) {
+    for (;;) {
+      const size_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (begin >= n) return;
+      try {
+        (*for_fn)(begin, std::min(n, begin + chunk), index);
+      } catch (...) {
+        record(std::current_exception());
+      }
+    }
+  }
+
+  // The seq_cst store / load pair against the sleeper's seq_cst increment /
+  // re-check guarantees that either we see the sleeper or it sees the job.
+  void publish() {
+    const uint64_t g = gen(ctl.load(std::memory_order_relaxed)) + 1;
+    ctl.store((g << 32) | kOpen, std::memory_order_seq_cst);
+    if (sleepers.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lock(mutex);
+      wake.notify_all();
+    }
+  }
+
+  // Closes the job and waits for the workers inside it to leave.
+  void close() {
+    ctl.fetch_and(~kOpen, std::memory_order_acq_rel);
+    wait_until([&] { return (ctl.load(std::memory_order_acquire) & kCountMask) == 0; });
+  }
+
+  void worker(ThreadPool* pool, int index, int n_threads) {
+    tl_pool = pool;
+    tl_index = index;
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t c = ctl.load(std::memory_order_acquire);
+      for (int spin = 0; gen(c) == seen && spin < 20000; ++spin) {
+        cpu_relax();
+        c = ctl.load(std::memory_order_acquire);
+      }
+      if (gen(c) == seen) {
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          wake.wait(lock, [&] { return stop.load() || gen(ctl.load(std::memory_order_seq_cst)) != seen; });
+        }
+        sleepers.fetch_sub(1, std::memory_order_relaxed);
+        c = ctl.load(std::memory_order_acquire);
+      }
+      if (stop.load()) return;
+      seen = gen(c);
+      bool joined = false;
+      while ((c & kOpen) && gen(c) == seen)
+        if (ctl.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) {
+          joined = true;
+          break;
+        }
+      if (!joined) continue;
+      if (all) {
+        try {
+          (*all_fn)(index, n_threads);
+        } catch (...) {
+          record(std::current_exception());
+        }
+        pending.fetch_sub(1, std::memory_order_acq_rel);
+      } else {
+        run_chunks(index);
+      }
+      ctl.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 };
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), state_(std::make_unique<State>()) {
-  for (int i = 1; i < n_threads_; ++i) {
-    state_->workers.emplace_back([this, i] {
-      State& s = *state_;
-      uint64_t seen = 0;
-      for (;;) {
-        spin_until([&] { return s.stop.load(std::memory_order_relaxed) || s.generation.load(std::memory_order_acquire) != seen; },
-                   kWorkerSpin);
-        uint64_t g = s.generation.load(std::memory_order_acquire);
-        if (g == seen) {
-          std::unique_lock<std::mutex> lock(s.mutex);
-          s.wake.wait(lock, [&] { return s.stop || s.generation.load(std::memory_order_acquire) != seen; });
-          if (s.stop) return;
-          g = s.generation.load(std::memory_order_acquire);
-        }
-        seen = g;
-        s.run_job(i, n_threads_);
-        if (s.active.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-          std::lock_guard<std::mutex> lock(s.mutex);
-          s.done.notify_one();
-        }
-      }
-    });
-  }
+  for (int i = 1; i < n_threads_; ++i) state_->workers.emplace_back([this, i] { state_->worker(this, i, n_threads_); });
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->stop = true;
+    // a new generation wakes spinning workers too
+    state_->ctl.fetch_add(uint64_t(1) << 32);
   }
   state_->wake.notify_all();
   for (auto& t : state_->workers) t.join();
 }
 
 void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
-  State& s = *state_;
   if (n_threads_ == 1) return fn(0, 1);
-  s.job = &fn;
+  if (tl_pool == this) fail("ThreadPool::run_on_all called from inside a job of the same pool");
+  State& s = *state_;
+  std::lock_guard<std::mutex> call(s.call_mutex);
+  s.all = true;
+  s.all_fn = &fn;
   s.error = nullptr;
-  s.active.store(n_threads_ - 1, std::memory_order_relaxed);
-  {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    s.generation.fetch_add(1, std::memory_order_acq_rel);
+  s.pending.store(n_threads_ - 1, std::memory_order_relaxed);
+  s.publish();
+  tl_pool = this;
+  tl_index = 0;
+  try {
+    fn(0, n_threads_);
+  } catch (...) {
+    s.record(std::current_exception());
   }
-  s.wake.notify_all();
-  s.run_job(0, n_threads_);
-  if (!spin_until([&] { return s.active.load(std::memory_order_acquire) == 0; }, kCallerSpin)) {
-    std::unique_lock<std::mutex> lock(s.mutex);
-    s.done.wait(lock, [&] { return s.active.load(std::memory_order_acquire) == 0; });
-  }
-  s.job = nullptr;
+  tl_pool = nullptr;
+  wait_until([&] { return s.pending.load(std::memory_order_acquire) == 0; });
+  s.close();
   if (s.error) std::rethrow_exception(s.error);
 }
 
 void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t, int)>& fn) {
   if (n == 0) return;
   grain = std::max<size_t>(1, grain);
-  size_t max_chunks = (n + grain - 1) / grain;
-  if (n_threads_ == 1 || max_chunks == 1) return fn(0, n, 0);
-  // Dynamic scheduling in chunks of about n / (4 * threads), never below grain:
-  // cores of a noisy machine finish at different times.
-  size_t chunk = std::max(grain, n / (size_t(n_threads_) * 4));
-  std::atomic<size_t> next{0};
-  std::function<void(int, int)> job = [&](int thread, int) {
-    for (;;) {
-      size_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= n) return;
-      fn(begin, std::min(n, begin + chunk), thread);
-    }
-  };
-  run_on_all(job);
+  const size_t max_chunks = (n + grain - 1) / grain;
+  if (n_threads_ == 1 || max_chunks == 1) return fn(0, n, tl_pool == this ? tl_index : 0);
+  if (tl_pool == this) return fn(0, n, tl_index);  // nested: run inline on this thread
+  State& s = *state_;
+  std::lock_guard<std::mutex> call(s.call_mutex);
+  // Dynamic scheduling in chunks of about n / (4 * threads), never below
+  // grain: cores of a noisy machine finish at different times.
+  s.all = false;
+  s.for_fn = &fn;
+  s.n = n;
+  s.chunk = std::max(grain, n / (size_t(n_threads_) * 4));
+  s.next.store(0, std::memory_order_relaxed);
+  s.error = nullptr;
+  s.publish();
+  tl_pool = this;
+  tl_index = 0;
+  s.run_chunks(0);
+  tl_pool = nullptr;
+  s.close();
+  if (s.error) std::rethrow_exception(s.error);
 }
 
 int hardware_threads() {

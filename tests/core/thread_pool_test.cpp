@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace tf {
@@ -43,6 +44,39 @@ TEST(ThreadPool, RethrowsWorkerExceptions) {
   std::atomic<int> count{0};
   pool.parallel_for(10, 1, [&](size_t b, size_t e, int) { count += int(e - b); });
   EXPECT_EQ(count.load(), 10);
+}
+
+TEST(ThreadPool, ManySmallParallelFors) {
+  ThreadPool pool(2);
+  std::atomic<long> sum{0};
+  for (int rep = 0; rep < 20000; ++rep)
+    pool.parallel_for(8, 1, [&](size_t b, size_t e, int) { sum += long(e - b); });
+  EXPECT_EQ(sum.load(), 20000L * 8);
+}
+
+TEST(ThreadPool, NestedParallelForRunsInline) {
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> hits(64 * 64);
+  pool.parallel_for(64, 1, [&](size_t b, size_t e, int t) {
+    for (size_t i = b; i < e; ++i)
+      pool.parallel_for(64, 1, [&](size_t b2, size_t e2, int t2) {
+        EXPECT_EQ(t2, t);
+        for (size_t j = b2; j < e2; ++j) hits[i * 64 + j]++;
+      });
+  });
+  for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
+TEST(ThreadPool, ConcurrentCallersAreSerialised) {
+  ThreadPool pool(2);
+  std::atomic<long> sum{0};
+  auto caller = [&] {
+    for (int rep = 0; rep < 2000; ++rep) pool.parallel_for(100, 1, [&](size_t b, size_t e, int) { sum += long(e - b); });
+  };
+  std::thread other(caller);
+  caller();
+  other.join();
+  EXPECT_EQ(sum.load(), 2L * 2000 * 100);
 }
 
 TEST(ThreadPool, DefaultPoolResizes) {

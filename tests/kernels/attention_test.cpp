@@ -124,6 +124,14 @@ std::vector<Config> configs() {
   v.push_back({"softcap and scale", 6, 4, 4, 48, 40, true, 0, 20.0f, 0.3f});
   v.push_back({"window softcap f16", 6, 8, 2, 96, 64, true, 16, 50.0f, 0, DType::F16});
   v.push_back({"bidirectional", 9, 2, 1, 16, 9, false});
+  // 16 query rows and more take the blocked (GEMM) path
+  v.push_back({"prompt blocks gqa", 100, 8, 2, 64, 100});
+  v.push_back({"prompt blocks continued f16 strided", 50, 4, 1, 48, 130, true, 0, 0, 0, DType::F16, 5, 3, 2});
+  v.push_back({"prompt blocks window softcap", 61, 4, 2, 32, 61, true, 7, 30.0f});
+  v.push_back({"prompt blocks bidirectional hd17", 33, 2, 2, 17, 33, false});
+  Config block_gaps{"prompt blocks, explicit positions, some see nothing", 20, 2, 1, 16, 30, true, 4};
+  for (int i = 0; i < 20; ++i) block_gaps.q_pos.push_back(i < 10 ? 3 * i : 40 + i);
+  v.push_back(block_gaps);
   Config gaps{"explicit positions, some see nothing", 3, 2, 1, 16, 12, true, 3};
   gaps.q_pos = {2, 11, 40};  // the last is past the cache: its window is empty
   v.push_back(gaps);

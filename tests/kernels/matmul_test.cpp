@@ -58,7 +58,10 @@ struct Case {
   size_t M, N, K;
 };
 
-void check(DType type, Case c, MatmulPath path, int level, ThreadPool& pool, bool bias_on, bool strided) {
+// bf16_x: the path may round x to bf16 (MatmulArgs::fast_bf16): each
+// product is then off by up to 2⁻⁸ of itself, so allow 4e-3·Σ|x·w|.
+void check(DType type, Case c, MatmulPath path, int level, ThreadPool& pool, bool bias_on, bool strided,
+           bool bf16_x = false) {
   const size_t pad = strided ? 3 : 0;
   const size_t ldx = c.K + pad, ldy = c.N + pad;
   Weights w = make_weights(type, c.N, c.K, pad, c.M * 1000 + c.N * 10 + c.K);
@@ -78,9 +81,10 @@ void check(DType type, Case c, MatmulPath path, int level, ThreadPool& pool, boo
   a.bias = bias_on ? bias.data() : nullptr;
   a.y = y.data();
   a.ldy = strided ? ldy : 0;
+  a.fast_bf16 = bf16_x;
   matmul(a, pool, path, level);
 
-  const double tol_rel = 2e-6 * std::sqrt(double(c.K));
+  const double tol_rel = 2e-6 * std::sqrt(double(c.K)) + (bf16_x ? 4e-3 : 0.0);
   for (size_t m = 0; m < c.M; ++m) {
     for (size_t n = 0; n < c.N; ++n) {
       double s = bias_on ? bias[n] : 0.0, mag = std::abs(s);
@@ -110,6 +114,17 @@ TEST(Matmul, AllPathsLevelsTypesShapes) {
           check(t, c, path, level, pool, (c.K & 1) != 0, (c.N & 1) != 0);
           if (HasFatalFailure()) return;
         }
+}
+
+TEST(Matmul, Bf16DotProductPath) {
+  if (!cpu_features().avx512bf16 || cpu_level() < 2) GTEST_SKIP() << "no AVX512-BF16";
+  ThreadPool pool(3);
+  const Case cases[] = {{5, 7, 17}, {7, 33, 1}, {12, 8, 64}, {13, 33, 2}, {64, 67, 100}, {130, 300, 515}, {3, 40, 1031}};
+  for (const Case& c : cases)
+    for (MatmulPath path : {MatmulPath::GemmBf16, MatmulPath::Auto}) {
+      check(DType::BF16, c, path, 2, pool, (c.K & 1) != 0, (c.N & 1) != 0, true);
+      if (HasFatalFailure()) return;
+    }
 }
 
 TEST(Matmul, BlasPath) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention_impl.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/matmul_impl.h"
 #include "kernels/cpu/ops_impl.h"
 #include "tf/cpu_features.h"
@@ -79,6 +80,76 @@ void key_range(const AttentionArgs& a, size_t i, int64_t& lo, int64_t& hi) {
   lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
 }
 
+// Prompts: blocks of query rows of one head. The scores of a block are a
+// small GEMM (rows x head_dim times head_dim x keys) run on the packed GEMM
+// engine; one query at a time would leave the dot products dominated by
+// their horizontal sums, as head_dim is short.
+constexpr size_t kBlockMinRows = 16;
+constexpr size_t kBlockRows = 48;  // 4 microkernel panels
+
+void attention_blocks(const AttentionArgs& a, ThreadPool& pool, int level) {
+  static ThreadPool serial(1);  // runs the GEMM inline on the task's thread
+  const ops::OpsTable& ops = ops::ops_table(level);
+  const attn::PvFn pv = a.kv_type == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;
+  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
+  const size_t elt = a.kv_type == DType::F16 ? 2 : 4;
+  const size_t n_blocks = (a.n_q + kBlockRows - 1) / kBlockRows;
+  const char* kb = static_cast<const char*>(a.k);
+  const char* vb = static_cast<const char*>(a.v);
+
+  // head-major: a thread's consecutive tasks share the head's keys in cache
+  pool.parallel_for(a.n_heads * n_blocks, 1, [&](size_t tb, size_t te, int) {
+    thread_local std::vector<float> scores;
+    int64_t row_lo[kBlockRows], row_hi[kBlockRows];
+    for (size_t task = tb; task < te; ++task) {
+      const size_t h = task / n_blocks, g = h / group;
+      const size_t i0 = task % n_blocks * kBlockRows, rows = std::min(kBlockRows, a.n_q - i0);
+      float* out = a.out + i0 * a.out_stride + h * hd;
+      int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
+      for (size_t r = 0; r < rows; ++r) {
+        key_range(a, i0 + r, row_lo[r], row_hi[r]);
+        if (row_hi[r] >= row_lo[r]) {
+          lo = std::min(lo, row_lo[r]);
+          hi = std::max(hi, row_hi[r]);
+        }
+      }
+      if (hi < lo) {
+        for (size_t r = 0; r < rows; ++r) std::fill(out + r * a.out_stride, out + r * a.out_stride + hd, 0.0f);
+        continue;
+      }
+      const size_t L = size_t(hi - lo + 1);
+      if (scores.size() < rows * L) scores.resize(rows * L);
+      const size_t kv_off = (g * a.kv_head_stride + size_t(lo) * hd) * elt;
+      MatmulArgs m;
+      m.M = rows;
+      m.N = L;
+      m.K = hd;
+      m.x = a.q + i0 * a.q_stride + h * hd;
+      m.ldx = a.q_stride;
+      m.w = kb + kv_off;
+      m.w_type = a.kv_type;
+      m.w_stride = hd * elt;
+      m.y = scores.data();
+      m.ldy = L;
+      matmul(m, serial, MatmulPath::Gemm, level);
+      // Each row's softmax runs over its own keys; the rest of the row of
+      // the block's key range gets probability 0.
+      for (size_t r = 0; r < rows; ++r) {
+        float* s = scores.data() + r * L;
+        if (row_hi[r] < row_lo[r]) {
+          std::fill(s, s + L, 0.0f);
+          continue;
+        }
+        const size_t b = size_t(row_lo[r] - lo), e = size_t(row_hi[r] - lo) + 1;
+        std::fill(s, s + b, 0.0f);
+        ops.softmax(s + b, s + b, 1, e - b, a.scale, a.softcap);
+        std::fill(s + e, s + L, 0.0f);
+      }
+      pv(scores.data(), L, rows, L, vb + kv_off, hd, hd, out, a.out_stride);
+    }
+  });
+}
+
 }  // namespace
 
 void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
@@ -87,6 +158,7 @@ void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
   if (level > cpu_features().level())
     fail("attention: ISA level ", level, " requested but this CPU supports ", cpu_features().level());
   if (a.n_q == 0 || a.n_heads == 0 || a.head_dim == 0) return;
+  if (a.n_q >= kBlockMinRows) return attention_blocks(a, pool, level);
   const mm::TypeKernels& dot = *mm::type_kernels(a.kv_type, level);
   const ops::OpsTable& ops = ops::ops_table(level);
   const attn::PvFn pv = a.kv_type == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;

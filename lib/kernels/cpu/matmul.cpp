@@ -51,17 +51,20 @@ void dot_rows(const void* xv, size_t x_stride, size_t M, size_t K, const void* w
 constexpr size_t kNR = 8, kMR = 4;
 
 template <class L>
-void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst) {
+void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dv) {
   using T = typename L::T;
   const T* w = static_cast<const T*>(wv);
+  float* dst = static_cast<float*>(dv);
   const size_t ws = w_stride / sizeof(T);
   for (size_t k = 0; k < kc; ++k)
     for (size_t j = 0; j < kNR; ++j) dst[k * kNR + j] = j < n_rows ? L::get(w + j * ws, k0 + k) : 0.0f;
 }
 
 template <int MR>
-void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid, const float* bias,
+void ukernel(size_t kc, const void* av, const void* bv, float* c, size_t ldc, size_t n_valid, const float* bias,
              bool accumulate) {
+  const float* a = static_cast<const float*>(av);
+  const float* b = static_cast<const float*>(bv);
   float acc[MR][kNR] = {};
   for (size_t k = 0; k < kc; ++k)
     for (int i = 0; i < MR; ++i)
@@ -87,6 +90,7 @@ constexpr GemmKernel make_gemm() {
   g.nr = kNR;
   g.kc = 256;
   g.nc = 128;
+  g.pack_a = &pack_a_f32;
   g.ukernel[1] = &ukernel<1>;
   g.ukernel[2] = &ukernel<2>;
   g.ukernel[3] = &ukernel<3>;
@@ -97,7 +101,7 @@ constexpr GemmKernel make_gemm() {
 }  // namespace
 
 const IsaTable& table() {
-  static const IsaTable t{make_gemm(), make_type<F32>(), make_type<F16>(), make_type<BF16>()};
+  static const IsaTable t{make_gemm(), GemmKernel{}, make_type<F32>(), make_type<F16>(), make_type<BF16>()};
   return t;
 }
 
@@ -126,7 +130,14 @@ const GemmKernel* gemm_kernel(int level) {
   return g.mr ? &g : nullptr;
 }
 
-void pack_a(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, float* dst) {
+const GemmKernel* gemm_bf16_kernel(int level) {
+  if (level < 2 || !cpu_features().avx512bf16) return nullptr;
+  const GemmKernel& g = isa_table(level).gemm_bf16;
+  return g.mr ? &g : nullptr;
+}
+
+void pack_a_f32(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dv) {
+  float* dst = static_cast<float*>(dv);
   for (size_t i = rows; i < mr; ++i)
     for (size_t k = 0; k < K; ++k) dst[k * mr + i] = 0.0f;
   // Row-major reads, strided writes: each row streams through once.
@@ -170,9 +181,17 @@ Scratch& b_scratch() {
   return s;
 }
 
-// Below this M the GEMV (no packing, W streamed once) beats the GEMM; see
-// bench/kernels_bench.cpp (BM_MatmulSkinny).
-size_t gemv_max_m(int level) { return level >= 1 ? 4 : 2; }
+// Up to this M the GEMV beats the GEMM when W comes from DRAM, as it does in
+// a model: the GEMV reads each W row once and reuses it from L1 for every
+// 4 rows of x, while the GEMM pays for widening and transposing W into
+// panels. Measured (bench matmul_skinny, f16 2048x2048, 1 thread, Zen 5):
+// AVX-512 GEMV/GEMM 3.8/4.0 ms at M=64, 6.0/5.5 ms at M=96; AVX2 6.2/11.0
+// ms at M=64. The bf16 dot-product engine runs twice as fast and takes over
+// earlier: bf16 GEMV/dot-GEMM 1.3/1.7 ms at M=16, 2.1/1.9 ms at M=32.
+size_t gemv_max_m(int level, bool bf16_engine) {
+  if (level == 0) return 8;
+  return bf16_engine ? 24 : 64;
+}
 
 void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
   // Hand out rows in groups of 4 so every chunk but the last runs the 4-row
@@ -180,18 +199,28 @@ void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) 
   const size_t row_bytes = a.w_stride;
   const size_t quads = (a.N + 3) / 4;
   const size_t grain = std::max<size_t>(1, (32 << 10) / (4 * row_bytes + 1));
-  const size_t x_stride = a.ldx * sizeof(float);
+  // Types whose dot kernels read converted activations (ggml's vec_dot_type,
+  // e.g. Q8_0 blocks against Q4_0 weights) get them converted once here.
+  const void* x = a.x;
+  size_t x_stride = a.ldx * sizeof(float);
+  if (tk.prepare_x) {
+    x_stride = tk.x_row_bytes(a.K);
+    void* xp = a_scratch().get((a.M * x_stride + 3) / 4);
+    tk.prepare_x(a.x, a.ldx, a.M, a.K, xp);
+    x = xp;
+  }
   pool.parallel_for(quads, grain, [&](size_t b, size_t e, int) {
-    tk.dot_rows(a.x, x_stride, a.M, a.K, a.w, a.w_stride, a.bias, 4 * b, std::min(a.N, 4 * e), a.y, a.ldy);
+    tk.dot_rows(x, x_stride, a.M, a.K, a.w, a.w_stride, a.bias, 4 * b, std::min(a.N, 4 * e), a.y, a.ldy);
   });
 }
 
-void run_gemm(const MatmulArgs& a, const mm::TypeKernels& tk, const mm::GemmKernel& gk, ThreadPool& pool) {
-  const size_t M = a.M, N = a.N, K = a.K, MR = gk.mr, NR = gk.nr;
+void run_gemm(const MatmulArgs& a, mm::PackWFn pack_w, const mm::GemmKernel& gk, ThreadPool& pool) {
+  const size_t M = a.M, N = a.N, K = a.K, MR = gk.mr, NR = gk.nr, kp = gk.k_pack, eb = gk.elem_bytes;
   const size_t m_panels = (M + MR - 1) / MR;
-  float* ap = a_scratch().get(m_panels * MR * K);
+  const size_t a_panel = MR * ((K + kp - 1) / kp) * eb;  // bytes of one packed panel of x
+  char* ap = reinterpret_cast<char*>(a_scratch().get((m_panels * a_panel + 3) / 4));
   pool.parallel_for(m_panels, 1, [&](size_t b, size_t e, int) {
-    for (size_t p = b; p < e; ++p) mm::pack_a(a.x + p * MR * a.ldx, a.ldx, std::min(MR, M - p * MR), K, MR, ap + p * MR * K);
+    for (size_t p = b; p < e; ++p) gk.pack_a(a.x + p * MR * a.ldx, a.ldx, std::min(MR, M - p * MR), K, MR, ap + p * a_panel);
   });
 
   // Tasks are nc-column blocks of y, split along M as well when there are
@@ -203,21 +232,23 @@ void run_gemm(const MatmulArgs& a, const mm::TypeKernels& tk, const mm::GemmKern
   while (n_blocks * m_split < 4 * threads && m_panels >= 8 * m_split) m_split *= 2;
   const size_t panels_per_task = (m_panels + m_split - 1) / m_split;
   const char* w = static_cast<const char*>(a.w);
+  const size_t b_panel_max = (kc_max + kp - 1) / kp * NR * eb;
 
   pool.parallel_for(n_blocks * m_split, 1, [&](size_t tb, size_t te, int) {
-    float* bp = b_scratch().get(kc_max * nc);
+    char* bp = reinterpret_cast<char*>(b_scratch().get((b_panel_max * ((nc + NR - 1) / NR) + 3) / 4));
     for (size_t task = tb; task < te; ++task) {
       const size_t n_lo = task / m_split * nc, n_hi = std::min(N, n_lo + nc);
       const size_t p_lo = task % m_split * panels_per_task, p_hi = std::min(m_panels, p_lo + panels_per_task);
       for (size_t k0 = 0; k0 < K; k0 += kc_max) {
         const size_t kc = std::min(kc_max, K - k0);
+        const size_t b_panel = (kc + kp - 1) / kp * NR * eb;
         for (size_t n = n_lo, j = 0; n < n_hi; n += NR, ++j)
-          tk.pack_w(w + n * a.w_stride, a.w_stride, std::min(NR, n_hi - n), k0, kc, bp + j * kc * NR);
+          pack_w(w + n * a.w_stride, a.w_stride, std::min(NR, n_hi - n), k0, kc, bp + j * b_panel);
         for (size_t p = p_lo; p < p_hi; ++p) {
           const size_t m0 = p * MR, mr = std::min(MR, M - m0);
-          const float* apan = ap + p * MR * K + k0 * MR;
+          const char* apan = ap + p * a_panel + k0 / kp * MR * eb;
           for (size_t n = n_lo, j = 0; n < n_hi; n += NR, ++j)
-            gk.ukernel[mr](kc, apan, bp + j * kc * NR, a.y + m0 * a.ldy + n, a.ldy, std::min(NR, n_hi - n),
+            gk.ukernel[mr](kc, apan, bp + j * b_panel, a.y + m0 * a.ldy + n, a.ldy, std::min(NR, n_hi - n),
                            a.bias ? a.bias + n : nullptr, k0 > 0);
         }
       }
@@ -250,16 +281,23 @@ void matmul(const MatmulArgs& in, ThreadPool& pool, MatmulPath path, int level) 
     return;
   }
 
-  const mm::GemmKernel* gk = mm::gemm_kernel(level);
-  if (path == MatmulPath::Auto) path = a.M <= gemv_max_m(level) || !gk ? MatmulPath::Gemv : MatmulPath::Gemm;
+  const mm::GemmKernel* gk = tk->pack_w ? mm::gemm_kernel(level) : nullptr;
+  const mm::GemmKernel* gk16 = tk->pack_w_bf16 ? mm::gemm_bf16_kernel(level) : nullptr;
+  if (path == MatmulPath::Auto) {
+    const bool bf16_engine = gk16 && a.fast_bf16;
+    if (a.M <= gemv_max_m(level, bf16_engine) || !gk)
+      path = MatmulPath::Gemv;
+    else
+      path = bf16_engine ? MatmulPath::GemmBf16 : MatmulPath::Gemm;
+  }
+  if (path == MatmulPath::GemmBf16 && !gk16) path = MatmulPath::Gemm;
+  if (path == MatmulPath::Gemm && !gk) path = MatmulPath::Gemv;
   switch (path) {
     case MatmulPath::Blas:
       return mm::matmul_blas(a.x, a.ldx, a.M, a.K, a.w, a.w_type, a.w_stride, a.bias, a.y, a.ldy, a.N, pool);
-    case MatmulPath::Gemm:
-      if (gk && tk->pack_w) return run_gemm(a, *tk, *gk, pool);
-      [[fallthrough]];
-    default:
-      return run_gemv(a, *tk, pool);
+    case MatmulPath::GemmBf16: return run_gemm(a, tk->pack_w_bf16, *gk16, pool);
+    case MatmulPath::Gemm: return run_gemm(a, tk->pack_w, *gk, pool);
+    default: return run_gemv(a, *tk, pool);
   }
 }
 

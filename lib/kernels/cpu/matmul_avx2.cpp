@@ -36,6 +36,10 @@ inline __m256 load_part(const typename L::T* p, size_t n) {
   return L::load(buf);
 }
 
+inline __m256i lane_mask(size_t n) {  // lanes < n set
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<size_t>(n, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -131,9 +135,24 @@ inline void transpose8(__m256 r[8]) {
   }
 }
 
+// x rows -> a[k][mr] through 8x8 transposes (mr <= 8).
+void pack_a(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dv) {
+  float* dst = static_cast<float*>(dv);
+  const __m256i lanes = lane_mask(mr);
+  for (size_t k = 0; k < K; k += 8) {
+    const size_t kn = std::min<size_t>(8, K - k);
+    __m256 r[8];
+    for (size_t i = 0; i < 8; ++i)
+      r[i] = i >= rows ? _mm256_setzero_ps() : kn == 8 ? _mm256_loadu_ps(x + i * ldx + k) : load_part<F32>(x + i * ldx + k, kn);
+    transpose8(r);
+    for (size_t c = 0; c < kn; ++c) _mm256_maskstore_ps(dst + (k + c) * mr, lanes, r[c]);
+  }
+}
+
 template <class L>
-void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst) {
+void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dv) {
   using T = typename L::T;
+  float* dst = static_cast<float*>(dv);
   const T* w = static_cast<const T*>(wv) + k0;
   const size_t ws = w_stride / sizeof(T);
   for (size_t k = 0; k < kc; k += 8) {
@@ -153,13 +172,11 @@ void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc
   }
 }
 
-inline __m256i lane_mask(size_t n) {  // lanes < n set
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<size_t>(n, 8))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 template <int MR>
-void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid, const float* bias,
+void ukernel(size_t kc, const void* av, const void* bv, float* c, size_t ldc, size_t n_valid, const float* bias,
              bool accumulate) {
+  const float* a = static_cast<const float*>(av);
+  const float* b = static_cast<const float*>(bv);
   __m256 c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
   for (size_t k = 0; k < kc; ++k) {
@@ -200,6 +217,7 @@ constexpr GemmKernel make_gemm(std::integer_sequence<int, I...>) {
   g.nr = kNR;
   g.kc = 256;
   g.nc = 256;
+  g.pack_a = &pack_a;
   ((g.ukernel[I + 1] = &ukernel<I + 1>), ...);
   return g;
 }
@@ -215,8 +233,8 @@ constexpr TypeKernels make_type() {
 }  // namespace
 
 const IsaTable& table() {
-  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), make_type<F32>(), make_type<F16>(),
-                          make_type<BF16>()};
+  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), GemmKernel{}, make_type<F32>(),
+                          make_type<F16>(), make_type<BF16>()};
   return t;
 }
 

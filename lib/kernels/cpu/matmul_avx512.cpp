@@ -155,9 +155,24 @@ inline void transpose16(__m512 r[16]) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
+// x rows -> a[k][mr] through 16x16 transposes (mr <= 16).
+void pack_a(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dv) {
+  float* dst = static_cast<float*>(dv);
+  const __mmask16 lanes = tail_mask(mr);
+  for (size_t k = 0; k < K; k += 16) {
+    const size_t kn = std::min<size_t>(16, K - k);
+    const __mmask16 mask = tail_mask(kn);
+    __m512 r[16];
+    for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(mask, x + i * ldx + k) : _mm512_setzero_ps();
+    transpose16(r);
+    for (size_t c = 0; c < kn; ++c) _mm512_mask_storeu_ps(dst + (k + c) * mr, lanes, r[c]);
+  }
+}
+
 template <class L>
-void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst) {
+void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dv) {
   using T = typename L::T;
+  float* dst = static_cast<float*>(dv);
   const T* w = static_cast<const T*>(wv) + k0;
   const size_t ws = w_stride / sizeof(T);
   for (size_t k = 0; k < kc; k += 16) {
@@ -178,21 +193,10 @@ void pack_w(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc
   }
 }
 
+// Stores an MR x 32 tile held in c0 (columns 0-15) and c1 (16-31).
 template <int MR>
-void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid, const float* bias,
-             bool accumulate) {
-  __m512 c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
-  for (size_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-    for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
-    }
-    a += kMR;
-    b += kNR;
-  }
+[[gnu::always_inline]] inline void store_tile(const __m512 (&c0)[MR], const __m512 (&c1)[MR], float* c, size_t ldc,
+                                              size_t n_valid, const float* bias, bool accumulate) {
   const __mmask16 m0 = tail_mask(n_valid), m1 = n_valid > 16 ? tail_mask(n_valid - 16) : 0;
   __m512 add0 = _mm512_setzero_ps(), add1 = _mm512_setzero_ps();
   if (!accumulate && bias) {
@@ -214,14 +218,120 @@ void ukernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, si
   }
 }
 
+template <int MR>
+void ukernel(size_t kc, const void* av, const void* bv, float* c, size_t ldc, size_t n_valid, const float* bias,
+             bool accumulate) {
+  const float* a = static_cast<const float*>(av);
+  const float* b = static_cast<const float*>(bv);
+  __m512 c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (size_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  store_tile<MR>(c0, c1, c, ldc, n_valid, bias, accumulate);
+}
+
+// ---------------------------------------------------------------- prompt, bf16 dot products
+// vdpbf16ps multiplies pairs of bf16 exactly and adds both products to an
+// f32 lane: the same tile as above at twice the rate, with x rounded to bf16
+// (round to nearest even) and bf16 W used as stored. Packed elements are the
+// 32-bit pairs (k, k+1) of a row, so W's panels are its rows' pairs transposed.
+
+// x rows -> a[kp][mr] pairs, zero past K and past `rows`.
+void pack_a_bf16(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dv) {
+  uint32_t* dst = static_cast<uint32_t*>(dv);
+  const size_t kpairs = (K + 1) / 2;
+  for (size_t i = rows; i < mr; ++i)
+    for (size_t q = 0; q < kpairs; ++q) dst[q * mr + i] = 0;
+  alignas(64) uint32_t pairs[16];
+  for (size_t i = 0; i < rows; ++i) {
+    const float* xi = x + i * ldx;
+    for (size_t k = 0; k < K; k += 32) {
+      const size_t n = std::min<size_t>(32, K - k);
+      const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(n), xi + k);
+      const __m512 hi = n > 16 ? _mm512_maskz_loadu_ps(tail_mask(n - 16), xi + k + 16) : _mm512_setzero_ps();
+      _mm512_store_si512(pairs, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+      for (size_t q = 0; q < (n + 1) / 2; ++q) dst[(k / 2 + q) * mr + i] = pairs[q];
+    }
+  }
+}
+
+void pack_w_bf16(const void* wv, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dv) {
+  const uint16_t* w = static_cast<const uint16_t*>(wv) + k0;
+  uint32_t* dst = static_cast<uint32_t*>(dv);
+  const size_t ws = w_stride / sizeof(uint16_t), kpairs = (kc + 1) / 2;
+  for (size_t q = 0; q < kpairs; q += 16) {
+    const size_t qn = std::min<size_t>(16, kpairs - q);
+    const size_t elems = std::min<size_t>(32, kc - 2 * q);  // bf16 values of this block that exist
+    const __mmask32 mask = elems >= 32 ? __mmask32(0xffffffffu) : __mmask32((1u << elems) - 1);
+    for (size_t g = 0; g < kNR / 16; ++g) {
+      __m512 r[16];
+      for (size_t i = 0; i < 16; ++i) {
+        const size_t row = g * 16 + i;
+        const uint16_t* src = w + row * ws + 2 * q;
+        if (row >= n_rows)
+          r[i] = _mm512_setzero_ps();
+        else
+          r[i] = _mm512_castsi512_ps(elems == 32 ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi16(mask, src));
+      }
+      transpose16(r);
+      for (size_t c = 0; c < qn; ++c) _mm512_store_ps(reinterpret_cast<float*>(dst + (q + c) * kNR + g * 16), r[c]);
+    }
+  }
+}
+
+template <int MR>
+void ukernel_bf16(size_t kc, const void* av, const void* bv, float* c, size_t ldc, size_t n_valid, const float* bias,
+                  bool accumulate) {
+  const uint32_t* a = static_cast<const uint32_t*>(av);
+  const uint32_t* b = static_cast<const uint32_t*>(bv);
+  __m512 c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (size_t q = 0, kpairs = (kc + 1) / 2; q < kpairs; ++q) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 16);
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));
+      c0[i] = _mm512_dpbf16_ps(c0[i], ai, b0);
+      c1[i] = _mm512_dpbf16_ps(c1[i], ai, b1);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  store_tile<MR>(c0, c1, c, ldc, n_valid, bias, accumulate);
+}
+
 template <int... I>
 constexpr GemmKernel make_gemm(std::integer_sequence<int, I...>) {
   GemmKernel g;
   g.mr = kMR;
   g.nr = kNR;
-  g.kc = 256;
+  // 512 rather than the 256 that keeps a B micro-panel in L1: half the passes
+  // over the C tile measured ~5 % faster (2048x2048 and 5632x2048, M = 512).
+  g.kc = 512;
   g.nc = 256;
+  g.pack_a = &pack_a;
   ((g.ukernel[I + 1] = &ukernel<I + 1>), ...);
+  return g;
+}
+
+template <int... I>
+constexpr GemmKernel make_gemm_bf16(std::integer_sequence<int, I...>) {
+  GemmKernel g;
+  g.mr = kMR;
+  g.nr = kNR;
+  g.kc = 512;  // 256 pairs
+  g.nc = 256;
+  g.k_pack = 2;
+  g.elem_bytes = 4;
+  g.pack_a = &pack_a_bf16;
+  ((g.ukernel[I + 1] = &ukernel_bf16<I + 1>), ...);
   return g;
 }
 
@@ -236,8 +346,12 @@ constexpr TypeKernels make_type() {
 }  // namespace
 
 const IsaTable& table() {
-  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), make_type<F32>(), make_type<F16>(),
-                          make_type<BF16>()};
+  static const IsaTable t = [] {
+    IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), make_gemm_bf16(std::make_integer_sequence<int, kMR>{}),
+               make_type<F32>(), make_type<F16>(), make_type<BF16>()};
+    t.bf16.pack_w_bf16 = &pack_w_bf16;
+    return t;
+  }();
   return t;
 }
 

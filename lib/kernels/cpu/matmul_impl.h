@@ -29,43 +29,59 @@ namespace tf::kernels::mm {
 using DotRowsFn = void (*)(const void* x, size_t x_stride, size_t M, size_t K, const void* w, size_t w_stride,
                            const float* bias, size_t n0, size_t n1, float* y, size_t ldy);
 
-// dst[k][j] = W[j][k0 + k] as f32, for k < kc and j < NR; rows j >= n_rows
-// are zero. w points at the panel's first row. dst is 64-byte aligned.
-using PackWFn = void (*)(const void* w, size_t w_stride, size_t n_rows, size_t k0, size_t kc, float* dst);
+// Packs W[j][k0 .. k0+kc) for j < NR into the panel layout of a GEMM engine
+// (f32: dst[k][j] as f32; bf16 dot: dst[k/2][j] as bf16 pairs); rows
+// j >= n_rows are zero. w points at the panel's first row. dst is 64-byte
+// aligned. Never reads W[j][k] for k >= k0 + kc.
+using PackWFn = void (*)(const void* w, size_t w_stride, size_t n_rows, size_t k0, size_t kc, void* dst);
 
 struct TypeKernels {
   size_t (*x_row_bytes)(size_t K) = nullptr;
   void (*prepare_x)(const float* x, size_t ldx, size_t M, size_t K, void* dst) = nullptr;
   DotRowsFn dot_rows = nullptr;
-  PackWFn pack_w = nullptr;
+  PackWFn pack_w = nullptr;        // for the f32 GEMM engine (nullptr: no GEMM path)
+  PackWFn pack_w_bf16 = nullptr;   // for the bf16 dot-product engine (bf16 W only)
 };
 
-// C[MR', NR] (+)= A[MR', kc] · B[kc, NR] with A packed as a[k*MR + i] and B as
-// b[k*NR + j]. Rows i < m (the table index), columns j < n_valid are stored;
-// if accumulate, C is added to, else C = acc + bias (bias may be nullptr).
-using UKernelFn = void (*)(size_t kc, const float* a, const float* b, float* c, size_t ldc, size_t n_valid,
+// A GEMM engine: x rows are packed into panels of mr rows (a[kp][mr]), W into
+// panels of nr columns (b[kp][nr]); a packed element holds k_pack
+// consecutive k values (1 for f32, 2 for the bf16 pairs that vdpbf16ps
+// multiplies) in elem_bytes bytes.
+//
+// pack_a: x rows [0, rows) (rows <= mr) of length K into a[kp][mr], zero
+// past `rows` and past K.
+using PackAFn = void (*)(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dst);
+// C[m, NR] (+)= A[m, kc] · B[kc, NR] for m = the table index: columns
+// j < n_valid are stored; if accumulate, C is added to, else C = acc + bias
+// (bias may be nullptr).
+using UKernelFn = void (*)(size_t kc, const void* a, const void* b, float* c, size_t ldc, size_t n_valid,
                            const float* bias, bool accumulate);
 
 constexpr size_t kMaxMR = 16;
 
 struct GemmKernel {
   size_t mr = 0, nr = 0;
-  size_t kc = 256;                     // K block: a B micro-panel of kc x nr stays in L1
-  size_t nc = 256;                     // N block per task: kc x nc of packed W in L2
+  size_t kc = 256;  // K block (a multiple of k_pack and of any block type's block size)
+  size_t nc = 256;  // N block per task: kc x nc of packed W in L2
+  size_t k_pack = 1, elem_bytes = 4;
+  PackAFn pack_a = nullptr;
   UKernelFn ukernel[kMaxMR + 1] = {};  // indexed by the number of rows (1..mr)
 };
 
 struct IsaTable {
-  GemmKernel gemm;  // mr == 0: no GEMM at this level
+  GemmKernel gemm;       // f32 engine; mr == 0: no GEMM at this level
+  GemmKernel gemm_bf16;  // bf16 dot-product engine (AVX512-BF16); mr == 0: none
   TypeKernels f32, f16, bf16;
 };
 
 // nullptr when the type has no kernels at that level.
 const TypeKernels* type_kernels(DType t, int level);
 const GemmKernel* gemm_kernel(int level);
+// nullptr unless the CPU has AVX512-BF16 and level >= 2.
+const GemmKernel* gemm_bf16_kernel(int level);
 
-// Packs rows [0, rows) of x (rows <= mr) as a[k*mr + i], zero-filling i >= rows.
-void pack_a(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, float* dst);
+// The f32 engines' pack_a: a[k*mr + i] = x[i][k].
+void pack_a_f32(const float* x, size_t ldx, size_t rows, size_t K, size_t mr, void* dst);
 
 // OpenBLAS sgemm; f16 / bf16 W are widened a block of rows at a time.
 void matmul_blas(const float* x, size_t ldx, size_t M, size_t K, const void* w, DType w_type, size_t w_stride,
