@@ -4,27 +4,10 @@
 
 #include "tf/generate.h"
 #include "tf/error.h"
-#include "tf/rng.h"
 
 namespace tf {
 
-Sampler::Sampler(const SamplerOptions& options) : o_(options) {
-  Rng seed_rng(options.seed);
-  for (auto& s : state_) s = seed_rng.next_u64();
-}
-
-double Sampler::next_uniform() {
-  // xoshiro256** step (the sampler owns its stream, independent of tf::Rng's)
-  auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
-  uint64_t result = rotl(state_[1] * 5, 7) * 9, t = state_[1] << 17;
-  state_[2] ^= state_[0];
-  state_[3] ^= state_[1];
-  state_[1] ^= state_[2];
-  state_[0] ^= state_[3];
-  state_[2] ^= t;
-  state_[3] = rotl(state_[3], 45);
-  return double(result >> 11) * (1.0 / 9007199254740992.0);
-}
+Sampler::Sampler(const SamplerOptions& options) : o_(options), rng_(options.seed) {}
 
 int32_t Sampler::sample(const float* logits, size_t vocab, const std::vector<int32_t>& history) {
   if (vocab == 0) fail("sampler: empty vocabulary");
@@ -107,7 +90,7 @@ int32_t Sampler::sample(const float* logits, size_t vocab, const std::vector<int
   // temperature last, on the surviving logits
   for (size_t i = 0; i < n; ++i) candidates_[i].first /= o_.temperature;
   softmax(n);
-  double r = next_uniform(), cum = 0;
+  double r = rng_.uniform_f64(), cum = 0;
   for (size_t i = 0; i < n; ++i) {
     cum += p[i];
     if (r < cum) return candidates_[i].second;

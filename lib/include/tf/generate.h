@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tf/model.h"
+#include "tf/rng.h"
 #include "tf/tokenizer.h"
 
 namespace tf {
@@ -34,9 +35,8 @@ class Sampler {
 
  private:
   SamplerOptions o_;
-  uint64_t state_[4];
+  Rng rng_;
   std::vector<std::pair<float, int32_t>> candidates_;
-  double next_uniform();
 };
 
 struct GenerateOptions {
