@@ -11,6 +11,14 @@
 
 namespace tf::tool {
 
+void add_load_mode_flags(CLI::App* cmd, LoadMode& mode) {
+  mode = kDefaultModelLoadMode;
+  cmd->add_flag_callback("--mmap", [&mode] { mode = LoadMode::Mmap; },
+                         "use the weights in place from a memory map of the file (the default reads them into "
+                         "memory: faster decoding on these machines, see docs/tf-run.md)");
+  cmd->add_flag_callback("--no-mmap", [&mode] { mode = LoadMode::Read; }, "read the weights into memory (the default)");
+}
+
 int run(const std::string& name, const std::string& description, int argc, char** argv,
         const std::function<void(CLI::App&)>& define) {
   // A closed stdout becomes EPIPE on write, which io::emit turns into

@@ -7,7 +7,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tf/mapped_file.h"
+
 namespace tf::tool {
+
+// --mmap / --no-mmap, defaulting to kDefaultModelLoadMode.
+void add_load_mode_flags(CLI::App* cmd, LoadMode& mode);
 
 // Builds the app with `define` (which adds options, subcommands and their
 // callbacks), parses argv and runs the callbacks. Returns the exit code.

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <memory>
 
+#include "common/tool.h"
 #include "tf-bench/commands.h"
 #include "tf/atomic_file.h"
 #include "tf/bench.h"
@@ -36,7 +37,8 @@ void add_run(CLI::App& app) {
     bench::Sweep sweep;
     std::vector<std::string> pg;
     bench::RunOptions run;
-    bool no_warmup = false, no_mmap = false, probe = false;
+    bool no_warmup = false, probe = false;
+    LoadMode load_mode = kDefaultModelLoadMode;
     std::string output = "jsonl", budget, plot;
   };
   auto o = std::make_shared<Options>();
@@ -55,7 +57,7 @@ void add_run(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-warmup", o->no_warmup, "skip the untimed warm-up run");
   app.add_option("--seed", o->run.seed, "seed of the random token ids")->capture_default_str();
-  app.add_flag("--no-mmap", o->no_mmap, "read the weights into memory instead of mapping the file");
+  tool::add_load_mode_flags(&app, o->load_mode);
   app.add_option("-o,--output", o->output, "output format: jsonl | json | csv | md | sql")
       ->check(CLI::IsMember({"jsonl", "json", "csv", "md", "sql"}))
       ->capture_default_str();
@@ -88,7 +90,7 @@ void add_run(CLI::App& app) {
     for (auto& m : o->sweep.models)
       if (m == "-") m = io::resolve_model_arg(m, std::cin);
     o->run.warmup = !o->no_warmup;
-    o->run.load_mode = o->no_mmap ? LoadMode::Read : LoadMode::Mmap;
+    o->run.load_mode = o->load_mode;
     std::vector<bench::TestSpec> tests = bench::expand(o->sweep);
     if (tests.empty()) throw CLI::ValidationError("no tests: every -p, -n and -pg size is 0");
 

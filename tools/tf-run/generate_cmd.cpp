@@ -4,6 +4,7 @@
 #include <optional>
 #include <span>
 
+#include "common/tool.h"
 #include "tf-run/commands.h"
 #include "tf-run/common.h"
 #include "tf/atomic_file.h"
@@ -21,7 +22,7 @@ struct ModelFlags {
   int threads = 0;
   int64_t ctx = 0, batch = 512;
   std::string cache_type = "f16";
-  bool no_mmap = false;
+  LoadMode load_mode = kDefaultModelLoadMode;
 
   void add(CLI::App* cmd) {
     cmd->add_option("-m,--model", model, "GGUF file or Hugging Face folder ('-': last model record on stdin)")
@@ -32,7 +33,7 @@ struct ModelFlags {
     cmd->add_option("--cache-type", cache_type, "KV cache type: f16 | f32")
         ->check(CLI::IsMember({"f16", "f32"}))
         ->capture_default_str();
-    cmd->add_flag("--no-mmap", no_mmap, "read the weights into memory instead of mapping the file");
+    tool::add_load_mode_flags(cmd, load_mode);
   }
   SessionOptions session() const {
     SessionOptions s;
@@ -53,7 +54,7 @@ Loaded load(const ModelFlags& f, bool need_tokenizer) {
   set_default_threads(f.threads);
   auto t0 = std::chrono::steady_clock::now();
   Loaded l;
-  l.lm = CausalLM::load(model_path(f.model), f.no_mmap ? LoadMode::Read : LoadMode::Mmap);
+  l.lm = CausalLM::load(model_path(f.model), f.load_mode);
   if (need_tokenizer) l.tokenizer = l.lm->gguf() ? Tokenizer::from_gguf(*l.lm->gguf()) : Tokenizer::load(l.lm->path());
   l.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return l;
