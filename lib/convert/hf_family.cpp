@@ -22,6 +22,16 @@ uint32_t hparam_u32(const json& value, const std::string& key) {
   return uint32_t(value.get<int64_t>());
 }
 
+const json& require_hparam(const ConvertContext& ctx, std::initializer_list<const char*> keys) {
+  const json* v = find_hparam(ctx.config, keys);
+  if (!v) fail(ctx.dir, "/config.json: missing ", *keys.begin());
+  return *v;
+}
+
+uint32_t require_u32(const ConvertContext& ctx, std::initializer_list<const char*> keys) {
+  return hparam_u32(require_hparam(ctx, keys), *keys.begin());
+}
+
 int layer_index(const std::string& name) {
   size_t start = 0;
   while (start < name.size()) {

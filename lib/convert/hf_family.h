@@ -85,6 +85,9 @@ void write_base_parameters(const ConvertContext& ctx, const std::string& arch, g
 // The first of `keys` present in config (llama.cpp's find_hparam), or nullptr.
 const nlohmann::json* find_hparam(const nlohmann::json& config, std::initializer_list<const char*> keys);
 uint32_t hparam_u32(const nlohmann::json& value, const std::string& key);
+// The first of `keys` present in config.json; a tf::Error naming the first key if none is.
+const nlohmann::json& require_hparam(const ConvertContext& ctx, std::initializer_list<const char*> keys);
+uint32_t require_u32(const ConvertContext& ctx, std::initializer_list<const char*> keys);
 // rope_theta, top level (transformers 4) or in rope_parameters (transformers 5), or nullptr.
 const nlohmann::json* rope_theta(const nlohmann::json& config);
 // The fraction of each head that is rotated: `keys` at the top level, else

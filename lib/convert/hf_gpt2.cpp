@@ -53,18 +53,13 @@ class Gpt2Family : public HfFamily {
   void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const override {
     using gguf::Value;
     const json& c = ctx.config;
-    auto get = [&](std::initializer_list<const char*> keys) {
-      const json* v = find_hparam(c, keys);
-      if (!v) fail(ctx.dir, "/config.json: missing ", *keys.begin());
-      return hparam_u32(*v, *keys.begin());
-    };
-    uint32_t n_embd = get({"n_embd"});
-    w.set("gpt2.block_count", Value::u32(get({"n_layer"})));
+    uint32_t n_embd = require_u32(ctx, {"n_embd"});
+    w.set("gpt2.block_count", Value::u32(require_u32(ctx, {"n_layer"})));
     // llama.cpp requires n_ctx; configs saved without it have n_positions
-    w.set("gpt2.context_length", Value::u32(get({"n_ctx", "n_positions"})));
+    w.set("gpt2.context_length", Value::u32(require_u32(ctx, {"n_ctx", "n_positions"})));
     w.set("gpt2.embedding_length", Value::u32(n_embd));
     w.set("gpt2.feed_forward_length", Value::u32(4 * n_embd));
-    w.set("gpt2.attention.head_count", Value::u32(get({"n_head"})));
+    w.set("gpt2.attention.head_count", Value::u32(require_u32(ctx, {"n_head"})));
     const json* eps = find_hparam(c, {"layer_norm_epsilon"});
     w.set("gpt2.attention.layer_norm_epsilon", Value::f32(eps ? eps->get<float>() : 1e-5f));
     w.set("general.file_type", Value::u32(ctx.file_type));

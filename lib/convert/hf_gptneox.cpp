@@ -41,19 +41,13 @@ class GptNeoXFamily : public HfFamily {
   void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const override {
     using gguf::Value;
     const json& c = ctx.config;
-    auto get = [&](std::initializer_list<const char*> keys) -> const json& {
-      const json* v = find_hparam(c, keys);
-      if (!v) fail(ctx.dir, "/config.json: missing ", *keys.begin());
-      return *v;
-    };
-    auto u32 = [&](std::initializer_list<const char*> keys) { return Value::u32(hparam_u32(get(keys), *keys.begin())); };
-    uint32_t n_embd = hparam_u32(get({"hidden_size"}), "hidden_size");
-    uint32_t n_head = hparam_u32(get({"num_attention_heads"}), "num_attention_heads");
+    uint32_t n_embd = require_u32(ctx, {"hidden_size"});
+    uint32_t n_head = require_u32(ctx, {"num_attention_heads"});
     if (n_head == 0) fail(ctx.dir, "/config.json: num_attention_heads must be positive");
-    w.set("gptneox.context_length", u32({"max_position_embeddings"}));
+    w.set("gptneox.context_length", Value::u32(require_u32(ctx, {"max_position_embeddings"})));
     w.set("gptneox.embedding_length", Value::u32(n_embd));
-    w.set("gptneox.block_count", u32({"num_hidden_layers"}));
-    w.set("gptneox.feed_forward_length", u32({"intermediate_size"}));
+    w.set("gptneox.block_count", Value::u32(require_u32(ctx, {"num_hidden_layers"})));
+    w.set("gptneox.feed_forward_length", Value::u32(require_u32(ctx, {"intermediate_size"})));
     // llama.cpp reads rotary_pct only; transformers 5 keeps the fraction in
     // rope_parameters.partial_rotary_factor
     double partial = partial_rotary(c, {"rotary_pct", "partial_rotary_factor"}, 0.25);
@@ -62,7 +56,7 @@ class GptNeoXFamily : public HfFamily {
     bool par = !c.contains("use_parallel_residual") ||
                (c["use_parallel_residual"].is_boolean() && c["use_parallel_residual"].get<bool>());
     w.set("gptneox.use_parallel_residual", Value::boolean(par));
-    w.set("gptneox.attention.layer_norm_epsilon", Value::f32(get({"layer_norm_eps"}).get<float>()));
+    w.set("gptneox.attention.layer_norm_epsilon", Value::f32(require_hparam(ctx, {"layer_norm_eps"}).get<float>()));
     // llama.cpp writes no general.file_type for this architecture
     if (const json* base = find_hparam(c, {"rotary_emb_base"}); base && !rope_theta(c)) {
       if (base->get<double>() != 10000.0) w.set("gptneox.rope.freq_base", Value::f32(base->get<float>()));

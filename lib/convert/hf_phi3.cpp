@@ -49,23 +49,17 @@ class Phi3Family : public HfFamily {
     using gguf::Value;
     refuse_rope_scaling(ctx);
     const json& c = ctx.config;
-    auto get = [&](std::initializer_list<const char*> keys) -> const json& {
-      const json* v = find_hparam(c, keys);
-      if (!v) fail(ctx.dir, "/config.json: missing ", *keys.begin());
-      return *v;
-    };
-    auto u32 = [&](std::initializer_list<const char*> keys) { return Value::u32(hparam_u32(get(keys), *keys.begin())); };
-    uint32_t n_embd = hparam_u32(get({"hidden_size", "n_embd"}), "hidden_size");
-    uint32_t n_head = hparam_u32(get({"num_attention_heads", "n_head"}), "num_attention_heads");
+    uint32_t n_embd = require_u32(ctx, {"hidden_size", "n_embd"});
+    uint32_t n_head = require_u32(ctx, {"num_attention_heads", "n_head"});
     if (n_head == 0) fail(ctx.dir, "/config.json: num_attention_heads must be positive");
-    w.set("phi3.context_length", u32({"n_positions", "max_position_embeddings"}));
-    w.set("phi3.rope.scaling.original_context_length", u32({"original_max_position_embeddings"}));
+    w.set("phi3.context_length", Value::u32(require_u32(ctx, {"n_positions", "max_position_embeddings"})));
+    w.set("phi3.rope.scaling.original_context_length", Value::u32(require_u32(ctx, {"original_max_position_embeddings"})));
     w.set("phi3.embedding_length", Value::u32(n_embd));
-    w.set("phi3.feed_forward_length", u32({"intermediate_size"}));
-    w.set("phi3.block_count", u32({"num_hidden_layers", "n_layer"}));
+    w.set("phi3.feed_forward_length", Value::u32(require_u32(ctx, {"intermediate_size"})));
+    w.set("phi3.block_count", Value::u32(require_u32(ctx, {"num_hidden_layers", "n_layer"})));
     w.set("phi3.attention.head_count", Value::u32(n_head));
-    w.set("phi3.attention.head_count_kv", u32({"num_key_value_heads", "n_head_kv"}));
-    w.set("phi3.attention.layer_norm_rms_epsilon", Value::f32(get({"rms_norm_eps"}).get<float>()));
+    w.set("phi3.attention.head_count_kv", Value::u32(require_u32(ctx, {"num_key_value_heads", "n_head_kv"})));
+    w.set("phi3.attention.layer_norm_rms_epsilon", Value::f32(require_hparam(ctx, {"rms_norm_eps"}).get<float>()));
     // llama.cpp (2025-02) rotates the whole head; Phi-4-mini's partial factor
     // is honoured here (a factor of 1 gives llama.cpp's value).
     double partial = partial_rotary(c, {"partial_rotary_factor"}, 1.0);

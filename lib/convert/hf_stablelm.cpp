@@ -32,29 +32,23 @@ class StableLmFamily : public HfFamily {
   void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const override {
     using gguf::Value;
     const json& c = ctx.config;
-    auto get = [&](std::initializer_list<const char*> keys) -> const json& {
-      const json* v = find_hparam(c, keys);
-      if (!v) fail(ctx.dir, "/config.json: missing ", *keys.begin());
-      return *v;
-    };
-    auto u32 = [&](std::initializer_list<const char*> keys) { return Value::u32(hparam_u32(get(keys), *keys.begin())); };
-    uint32_t n_embd = hparam_u32(get({"hidden_size"}), "hidden_size");
-    uint32_t n_head = hparam_u32(get({"num_attention_heads"}), "num_attention_heads");
+    uint32_t n_embd = require_u32(ctx, {"hidden_size"});
+    uint32_t n_head = require_u32(ctx, {"num_attention_heads"});
     if (n_head == 0) fail(ctx.dir, "/config.json: num_attention_heads must be positive");
-    w.set("stablelm.context_length", u32({"max_position_embeddings"}));
+    w.set("stablelm.context_length", Value::u32(require_u32(ctx, {"max_position_embeddings"})));
     w.set("stablelm.embedding_length", Value::u32(n_embd));
-    w.set("stablelm.block_count", u32({"num_hidden_layers"}));
-    w.set("stablelm.feed_forward_length", u32({"intermediate_size"}));
+    w.set("stablelm.block_count", Value::u32(require_u32(ctx, {"num_hidden_layers"})));
+    w.set("stablelm.feed_forward_length", Value::u32(require_u32(ctx, {"intermediate_size"})));
     // transformers' default 0.25 when neither key is given (llama.cpp requires one)
     double partial = partial_rotary(c, {"partial_rotary_factor", "rope_pct"}, 0.25);
     w.set("stablelm.rope.dimension_count", Value::u32(uint32_t(partial * double(n_embd / n_head))));
     w.set("stablelm.attention.head_count", Value::u32(n_head));
-    w.set("stablelm.attention.head_count_kv", u32({"num_key_value_heads"}));
+    w.set("stablelm.attention.head_count_kv", Value::u32(require_u32(ctx, {"num_key_value_heads"})));
     // llama.cpp: the key's truthiness when present (null -> false), else true
     bool par = !c.contains("use_parallel_residual") ||
                (c["use_parallel_residual"].is_boolean() && c["use_parallel_residual"].get<bool>());
     w.set("stablelm.use_parallel_residual", Value::boolean(par));
-    w.set("stablelm.attention.layer_norm_epsilon", Value::f32(get({"layer_norm_eps", "norm_eps"}).get<float>()));
+    w.set("stablelm.attention.layer_norm_epsilon", Value::f32(require_hparam(ctx, {"layer_norm_eps", "norm_eps"}).get<float>()));
     w.set("general.file_type", Value::u32(ctx.file_type));
     write_nondefault_freq_base(ctx, "stablelm", w);
   }
