@@ -27,11 +27,7 @@ class BertFamily : public HfFamily {
     if (name.rfind("cls.", 0) == 0 || name.rfind("pooler.", 0) == 0 || name == "embeddings.position_ids") return {};
     if (name.ends_with(".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
     if (name.ends_with(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
-    PlannedTensor t;
-    t.hf_name = hf_name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir + ": tensor " + hf_name + " has no GGUF name in the bert architecture");
+    PlannedTensor t = renamed(ctx, hf_name, name, shape);
     t.keep_f32 = t.gguf_name == "position_embd.weight" || t.gguf_name == "token_types.weight";
     return {t};
   }

@@ -41,11 +41,7 @@ class FalconFamily : public HfFamily {
   std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& name,
                                         const Shape& shape) const override {
     if (name.ends_with("inv_freq")) return {};
-    PlannedTensor t;
-    t.hf_name = name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir, ": tensor ", name, " has no GGUF name in the falcon architecture");
+    PlannedTensor t = renamed(ctx, name, shape);
     if (t.gguf_name.find(".attn_qkv.") != std::string::npos) {
       // [kv group][its q heads, k, v][head_dim] -> all q, all k, all v
       // ("jploski" layout); the bias, when there is one, moves with its rows.

@@ -32,6 +32,16 @@ uint32_t require_u32(const ConvertContext& ctx, std::initializer_list<const char
   return hparam_u32(require_hparam(ctx, keys), *keys.begin());
 }
 
+PlannedTensor HfFamily::renamed(const ConvertContext& ctx, const std::string& hf_name, const std::string& lookup_name,
+                                const Shape& shape) const {
+  PlannedTensor t;
+  t.hf_name = hf_name;
+  t.shape = shape;
+  t.gguf_name = names().to_gguf(lookup_name);
+  if (t.gguf_name.empty()) fail(ctx.dir, ": tensor ", hf_name, " has no GGUF name in the ", arch(), " architecture");
+  return t;
+}
+
 int layer_index(const std::string& name) {
   size_t start = 0;
   while (start < name.size()) {

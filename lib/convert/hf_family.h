@@ -62,6 +62,15 @@ class HfFamily {
   // {arch}.* hyperparameters incl. general.file_type, then the tokenizer keys.
   virtual void write_parameters(const ConvertContext& ctx, gguf::Writer& w) const = 0;
   virtual void write_tokenizer(const ConvertContext& ctx, gguf::Writer& w) const = 0;
+
+ protected:
+  // The checkpoint tensor under its GGUF name from names(), unchanged;
+  // tf::Error naming the tensor and the architecture if the table lacks it.
+  PlannedTensor renamed(const ConvertContext& ctx, const std::string& hf_name, const std::string& lookup_name,
+                        const Shape& shape) const;
+  PlannedTensor renamed(const ConvertContext& ctx, const std::string& hf_name, const Shape& shape) const {
+    return renamed(ctx, hf_name, hf_name, shape);
+  }
 };
 
 // The family for config.json's architectures[0]; tf::Error if unsupported.

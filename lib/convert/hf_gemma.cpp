@@ -22,11 +22,7 @@ class GemmaFamily : public HfFamily {
     // llama.cpp's gemma graph always reads the tied embedding, and skips an
     // lm_head (AutoAWQ checkpoints carry one) rather than fail on it.
     if (name == "lm_head.weight" || name.ends_with("rotary_emb.inv_freq")) return {};
-    PlannedTensor t;
-    t.hf_name = name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir, ": tensor ", name, " has no GGUF name in the gemma architecture");
+    PlannedTensor t = renamed(ctx, name, shape);
     // Gemma's RMSNorm scales by (1 + w); llama.cpp's norm multiplies by the
     // stored weight, so the 1 is baked in.
     if (name.ends_with("norm.weight")) t.add = 1.0f;

@@ -31,11 +31,7 @@ class Gpt2Family : public HfFamily {
     if (name == "transformer.lm_head.weight")
       fail(ctx.dir, ": ", hf_name, ": an untied GPT-2 output head is not supported (llama.cpp writes the tied "
            "embedding as output.weight)");
-    PlannedTensor t;
-    t.hf_name = hf_name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir + ": tensor " + hf_name + " has no GGUF name in the gpt2 architecture");
+    PlannedTensor t = renamed(ctx, hf_name, name, shape);
     if (t.gguf_name == "position_embd.weight") t.keep_f32 = true;
     if (is_conv1d_weight(t.gguf_name)) {
       if (shape.size() != 2) fail(ctx.dir, ": ", hf_name, " should be 2-D");

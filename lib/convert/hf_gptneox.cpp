@@ -20,11 +20,7 @@ class GptNeoXFamily : public HfFamily {
     if (name.ends_with(".attention.bias") || name.ends_with(".attention.masked_bias") ||
         name.ends_with("rotary_emb.inv_freq"))
       return {};
-    PlannedTensor t;
-    t.hf_name = name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir, ": tensor ", name, " has no GGUF name in the gptneox architecture");
+    PlannedTensor t = renamed(ctx, name, shape);
     if (t.gguf_name.find(".attn_qkv.") != std::string::npos) {
       // HF interleaves per head ([head][q|k|v][head_dim]); llama.cpp's graph
       // takes q, k and v as three contiguous blocks.

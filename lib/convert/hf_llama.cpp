@@ -70,11 +70,7 @@ class LlamaFamily : public HfFamily {
   std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& name,
                                         const Shape& shape) const override {
     if (name.find("rotary_emb.inv_freq") != std::string::npos) return {};
-    PlannedTensor t;
-    t.hf_name = name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(unknown(ctx, name));
+    PlannedTensor t = renamed(ctx, name, shape);
     bool q = t.gguf_name.find(".attn_q.") != std::string::npos;
     bool k = t.gguf_name.find(".attn_k.") != std::string::npos;
     if (q || k) {
@@ -137,9 +133,6 @@ class LlamaFamily : public HfFamily {
     int64_t hidden = c.value("hidden_size", int64_t(0)), heads = c.value("num_attention_heads", int64_t(0));
     if (heads <= 0 || hidden % heads != 0) fail("config.json: hidden_size is not a multiple of num_attention_heads");
     return hidden / heads;
-  }
-  static std::string unknown(const ConvertContext& ctx, const std::string& name) {
-    return ctx.dir + ": tensor " + name + " has no GGUF name in the llama architecture";
   }
 };
 

@@ -22,11 +22,7 @@ class Qwen2Family : public HfFamily {
   std::vector<PlannedTensor> map_tensor(const ConvertContext& ctx, const std::string& name,
                                         const Shape& shape) const override {
     if (name.ends_with("rotary_emb.inv_freq")) return {};
-    PlannedTensor t;
-    t.hf_name = name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir, ": tensor ", name, " has no GGUF name in the qwen2 architecture");
+    PlannedTensor t = renamed(ctx, name, shape);
     return {t};
   }
 

@@ -21,11 +21,7 @@ class StableLmFamily : public HfFamily {
     // attn_q_norm / attn_k_norm; neither that nor their inference is done here.
     if (name.find("_layernorm.norms.") != std::string::npos)
       fail(ctx.dir, ": ", name, ": StableLM per-head q/k layer norms (qk_layernorm) are not supported yet");
-    PlannedTensor t;
-    t.hf_name = name;
-    t.shape = shape;
-    t.gguf_name = kNames.to_gguf(name);
-    if (t.gguf_name.empty()) fail(ctx.dir, ": tensor ", name, " has no GGUF name in the stablelm architecture");
+    PlannedTensor t = renamed(ctx, name, shape);
     return {t};
   }
 

@@ -50,6 +50,14 @@ struct Loaded {
   double load_ms = 0;
 };
 
+json timings_json(double load_ms, const GenerationTimings& t) {
+  return {{"load_ms", load_ms},
+          {"prompt_ms", t.prompt_ms},
+          {"gen_ms", t.gen_ms},
+          {"prompt_tok_per_s", t.prompt_tok_per_s},
+          {"gen_tok_per_s", t.gen_tok_per_s}};
+}
+
 Loaded load(const ModelFlags& f, bool need_tokenizer) {
   set_default_threads(f.threads);
   auto t0 = std::chrono::steady_clock::now();
@@ -142,12 +150,7 @@ void add_generate(CLI::App& app) {
                   {"stop_reason", best.eos ? "eos" : "length"},
                   {"beams", o->beam.num_beams},
                   {"score", best.score},
-                  {"timings",
-                   {{"load_ms", l.load_ms},
-                    {"prompt_ms", g.timings.prompt_ms},
-                    {"gen_ms", g.timings.gen_ms},
-                    {"prompt_tok_per_s", g.timings.prompt_tok_per_s},
-                    {"gen_tok_per_s", g.timings.gen_tok_per_s}}}};
+                  {"timings", timings_json(l.load_ms, g.timings)}};
       if (extra) rec["line"] = *extra;
       io::emit(rec);
     };
@@ -163,12 +166,7 @@ void add_generate(CLI::App& app) {
                   {"ids", g.ids},
                   {"text", g.text},
                   {"stop_reason", g.stop_reason},
-                  {"timings",
-                   {{"load_ms", l.load_ms},
-                    {"prompt_ms", g.timings.prompt_ms},
-                    {"gen_ms", g.timings.gen_ms},
-                    {"prompt_tok_per_s", g.timings.prompt_tok_per_s},
-                    {"gen_tok_per_s", g.timings.gen_tok_per_s}}}};
+                  {"timings", timings_json(l.load_ms, g.timings)}};
       if (extra) rec["line"] = *extra;
       io::emit(rec);
     };
