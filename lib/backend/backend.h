@@ -42,7 +42,12 @@ class Backend {
   virtual void scale(const float* x, float s, float* y, size_t n) = 0;
 };
 
-// Runs on the process's default thread pool with runtime ISA dispatch.
+// Runs on the process's default thread pool with runtime ISA dispatch; while
+// tf::profile is enabled, the same backend wrapped in a per-op timer.
 Backend& cpu_backend();
+
+// `inner` with every operation timed into tf::profile (one process-wide
+// instance; the first call's `inner` is kept).
+Backend& profiling_backend(Backend& inner);
 
 }  // namespace tf

@@ -4,6 +4,7 @@
 #include "kernels/cpu/matmul.h"
 #include "tf/error.h"
 #include "tf/half.h"
+#include "tf/op_profile.h"
 #include "tf/thread_pool.h"
 
 namespace tf {
@@ -78,7 +79,7 @@ class CpuBackend : public Backend {
 
 Backend& cpu_backend() {
   static CpuBackend backend;
-  return backend;
+  return profile::enabled() ? profiling_backend(backend) : backend;
 }
 
 }  // namespace tf

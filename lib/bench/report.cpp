@@ -140,11 +140,24 @@ class MdWriter : public ReportWriter {
           std::to_string(r.value("n_batch", 0)) + " | " + r.value("test", "") + " | " + num("avg_ts", 2) + " ± " +
           num("stddev_ts", 2) + " | " + num("ttft_ms", 2) + " | " + num("p50_ms", 2) + " | " + num("p99_ms", 2) +
           " | " + peak + " |\n");
+    if (r.contains("profile")) {
+      std::string label = r.value("test", "") + " t" + std::to_string(r.value("n_threads", 0)) + " " + model;
+      for (const auto& op : r["profile"])
+        profile_rows_ += "| " + label + " | " + op.value("op", "") + " | " + fixed(op.value("calls", 0.0), 0) + " | " +
+                         fixed(op.value("ms", 0.0), 3) + " | " + fixed(100 * op.value("share", 0.0), 1) + "% |\n";
+    }
+  }
+
+  // The per-operation profiles (--profile) as a second table after the results.
+  void finish() override {
+    if (!profile_rows_.empty())
+      sink_("\n| test | op | calls/run | ms/run | share |\n| --- | --- | ---: | ---: | ---: |\n" + profile_rows_);
   }
 
  private:
   Sink sink_;
   bool header_ = false;
+  std::string profile_rows_;
 };
 
 }  // namespace

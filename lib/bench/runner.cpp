@@ -12,6 +12,7 @@
 #include "tf/error.h"
 #include "tf/gguf.h"
 #include "tf/model.h"
+#include "tf/op_profile.h"
 #include "tf/rng.h"
 #include "tf/thread_pool.h"
 #include "tf/tokenizer.h"
@@ -85,6 +86,24 @@ void add_time_stats(json& r, const std::vector<double>& samples_ns, double units
   for (double x : samples_ns) ns.push_back(std::llround(x));
   r["samples_ns"] = ns;
   r["samples_" + rate] = rates;
+}
+
+// The timed runs' time per backend operation, per repetition, with its share
+// of the whole; "other" is what no backend operation accounts for (sampling,
+// bookkeeping, waiting on the thread pool between operations).
+json profile_field(const std::vector<profile::OpTime>& ops, double total_ns, size_t reps) {
+  json out = json::array();
+  double total_ms = total_ns / 1e6, accounted = 0;
+  for (const auto& op : ops) {
+    accounted += op.ms;
+    out.push_back({{"op", op.op},
+                   {"calls", double(op.calls) / double(reps)},
+                   {"ms", op.ms / double(reps)},
+                   {"share", total_ms > 0 ? op.ms / total_ms : 0.0}});
+  }
+  double other = std::max(0.0, total_ms - accounted);
+  out.push_back({{"op", "other"}, {"calls", 0}, {"ms", other / double(reps)}, {"share", total_ms > 0 ? other / total_ms : 0.0}});
+  return out;
 }
 
 bool enough(size_t reps, double total_ns, const RunOptions& o) {
@@ -165,11 +184,14 @@ json Runner::run(const TestSpec& spec) {
     token_ns.insert(token_ns.end(), tokens.begin(), tokens.end());
   };
   if (options_.warmup) one(false);
+  profile::enable(options_.profile);
+  profile::reset();
   double total_ns = 0;
   while (!enough(samples_ns.size(), total_ns, options_) && samples_ns.size() < 100000) {
     one(true);
     total_ns += samples_ns.back();
   }
+  profile::enable(false);
 
   json r = {{"type", "bench"}};
   r.update(machine_fields(machine_));
@@ -196,6 +218,7 @@ json Runner::run(const TestSpec& spec) {
   }
   r["peak_rss_bytes"] = peak_rss_bytes();
   r["load_ms"] = load_ms_;
+  if (options_.profile) r["profile"] = profile_field(profile::snapshot(), total_ns, samples_ns.size());
   return r;
 }
 

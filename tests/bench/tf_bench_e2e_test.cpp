@@ -43,6 +43,31 @@ std::string* TfBench::dir_ = nullptr;
 
 }  // namespace
 
+TEST_F(TfBench, ProfileSharesAddUpAndNameTheOperations) {
+  auto r = run_shell("tf-bench -m " + model() + " -p 8 -n 4 -r 2 -t 1 --profile");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const json& rec : records(r.out)) {
+    ASSERT_TRUE(rec.contains("profile")) << rec.dump();
+    double share = 0;
+    bool linear = false, attention = false;
+    for (const json& op : rec["profile"]) {
+      EXPECT_GE(op["ms"].get<double>(), 0.0);
+      share += op["share"].get<double>();
+      linear |= op["op"] == "linear";
+      attention |= op["op"] == "attention";
+    }
+    EXPECT_TRUE(linear && attention) << rec["profile"].dump();
+    EXPECT_NEAR(share, 1.0, 0.02) << rec["profile"].dump();  // "other" closes the gap
+    EXPECT_EQ(rec["profile"].back()["op"], "other");
+  }
+  auto plain = run_shell("tf-bench -m " + model() + " -p 8 -n 0 -r 1 -t 1");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(records(plain.out).at(0).contains("profile"));
+  auto md = run_shell("tf-bench -m " + model() + " -p 8 -n 0 -r 1 -t 1 --profile -o md");
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("| test | op | calls/run | ms/run | share |"), std::string::npos) << md.out;
+}
+
 TEST_F(TfBench, PromptAndGenerationRecords) {
   auto r = run_shell("tf-bench -m " + model() + " -p 16 -n 4 -r 2 -t 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;

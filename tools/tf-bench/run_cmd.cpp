@@ -56,6 +56,7 @@ void add_run(CLI::App& app) {
   app.add_option("--min-time", o->run.min_time_s, "repeat each test until its timed runs add up to SECONDS")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-warmup", o->no_warmup, "skip the untimed warm-up run");
+  app.add_flag("--profile", o->run.profile, "add the time per operation kind (linear, attention, ...) to each record");
   app.add_option("--seed", o->run.seed, "seed of the random token ids")->capture_default_str();
   tool::add_load_mode_flags(&app, o->load_mode);
   app.add_option("-o,--output", o->output, "output format: jsonl | json | csv | md | sql")

@@ -46,6 +46,7 @@ struct RunOptions {
   double min_time_s = 0;  // keep repeating until the timed runs add up to this
   uint64_t seed = 1234;   // random token ids
   LoadMode load_mode = LoadMode::Mmap;
+  bool profile = false;   // add a per-operation time profile to each record
 };
 
 // Runs tests, keeping the last model loaded so that a sweep over threads and
