@@ -64,7 +64,7 @@ void add_run(CLI::App& app) {
       ->capture_default_str();
   app.add_flag("--probe", o->probe, "print a {\"type\":\"machine\"} record (CPU, caches, memory, measured bandwidth)");
   app.add_option("--budget", o->budget, "key=value,…: exit 1 when a record misses one (e.g. ttft_ms=100,tg_tok_per_s=20)");
-  app.add_option("--plot", o->plot, "also write a bar chart of the results to this SVG file");
+  app.add_option("--plot", o->plot, "also write a chart of the results to this SVG file (lines over a sweep, else bars)");
   app.callback([o, &app] {
     if (app.get_subcommands().size() > 0) return;
     bench::Machine machine = bench::probe_machine();
@@ -111,7 +111,7 @@ void add_run(CLI::App& app) {
     }
     writer->finish();
     if (!o->plot.empty()) {
-      std::string svg = bench::bar_chart_svg(records, "tf-bench " + std::string(TF_VERSION));
+      std::string svg = bench::chart_svg(records, "tf-bench " + std::string(TF_VERSION));
       AtomicFile f(o->plot);
       f.write(svg.data(), svg.size());
       f.commit();
