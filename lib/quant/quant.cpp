@@ -47,6 +47,16 @@ constexpr Codec kCodecs[] = {
     {DType::Q5_1, detail::quantize_q5_1, detail::dequantize_q5_1},
     {DType::Q8_0, detail::quantize_q8_0, detail::dequantize_q8_0},
     {DType::Q8_1, detail::quantize_q8_1, nullptr},
+    {DType::Q2_K, detail::quantize_q2_k, detail::dequantize_q2_k},
+    {DType::Q3_K, detail::quantize_q3_k, detail::dequantize_q3_k},
+    {DType::Q4_K, detail::quantize_q4_k, detail::dequantize_q4_k},
+    {DType::Q5_K, detail::quantize_q5_k, detail::dequantize_q5_k},
+    {DType::Q6_K, detail::quantize_q6_k, detail::dequantize_q6_k},
+    {DType::Q8_K, detail::quantize_q8_k, detail::dequantize_q8_k},
+    {DType::IQ4_NL, detail::quantize_iq4_nl, detail::dequantize_iq4_nl},
+    {DType::IQ4_XS, detail::quantize_iq4_xs, detail::dequantize_iq4_xs},
+    {DType::TQ1_0, detail::quantize_tq1_0, detail::dequantize_tq1_0},
+    {DType::TQ2_0, detail::quantize_tq2_0, detail::dequantize_tq2_0},
 };
 
 const Codec* find_codec(DType t) {
