@@ -57,6 +57,13 @@ constexpr Codec kCodecs[] = {
     {DType::IQ4_XS, detail::quantize_iq4_xs, detail::dequantize_iq4_xs},
     {DType::TQ1_0, detail::quantize_tq1_0, detail::dequantize_tq1_0},
     {DType::TQ2_0, detail::quantize_tq2_0, detail::dequantize_tq2_0},
+    {DType::IQ2_XXS, detail::quantize_iq2_xxs, detail::dequantize_iq2_xxs},
+    {DType::IQ2_XS, detail::quantize_iq2_xs, detail::dequantize_iq2_xs},
+    {DType::IQ2_S, detail::quantize_iq2_s, detail::dequantize_iq2_s},
+    {DType::IQ3_XXS, detail::quantize_iq3_xxs, detail::dequantize_iq3_xxs},
+    {DType::IQ3_S, detail::quantize_iq3_s, detail::dequantize_iq3_s},
+    {DType::IQ1_S, detail::quantize_iq1_s, detail::dequantize_iq1_s},
+    {DType::IQ1_M, detail::quantize_iq1_m, detail::dequantize_iq1_m},
 };
 
 const Codec* find_codec(DType t) {
