@@ -2,6 +2,7 @@
 // from. The dev harness that ran llama.cpp's ggml on it implements the same
 // generator, so neither side may change without the other.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -53,6 +54,29 @@ inline std::vector<float> golden_importance(int n_per_row) {
     v = 0.05f + 4.0f * u * u;
   }
   return w;
+}
+
+// Edge cases, 7 rows: zeros; a constant; 32-blocks alternating zero and
+// signal; signal * 1e-20 (scales underflow f16); signal * 1e5 (scales of the
+// coarse types overflow f16, so ggml itself stores inf); two values with
+// many ties (the sorts of IQ1_S / IQ1_M); all negative.
+constexpr int kSpecialRows = 7;
+
+inline std::vector<float> special_input(int n_per_row) {
+  SignalGenerator gen(0x5bec1a15ull);
+  std::vector<float> x(size_t(kSpecialRows) * n_per_row);
+  auto at = [&](int r, int c) -> float& { return x[size_t(r) * n_per_row + c]; };
+  for (int c = 0; c < n_per_row; ++c) {
+    const float s = gen.signal();
+    at(0, c) = 0.0f;
+    at(1, c) = 0.5f;
+    at(2, c) = (c / 32) % 2 ? s : 0.0f;
+    at(3, c) = s * 1e-20f;
+    at(4, c) = s * 1e5f;
+    at(5, c) = (c % 3) ? 0.7f : -0.3f;
+    at(6, c) = -std::fabs(s) - 0.2f;
+  }
+  return x;
 }
 
 inline uint64_t fnv1a(const void* data, size_t n) {
