@@ -123,21 +123,28 @@ size_t utf8_chars(std::string_view s) {
 // Per byte of the text the pre-tokenizers saw, the input bytes [begin, end)
 // of the character it came from. Normalizers are applied one character at a
 // time; when that does not reproduce the whole-fragment result (a normalizer
-// that looks across characters) or a pre-tokenizer rewrote the text, there is
-// no alignment and `exact` is false.
+// that looks across characters) there is no alignment and `exact` is false.
+// Pre-tokenizers may only replace a space by U+2581 or insert U+2581 / a
+// space (Metaspace, ByteLevel's prefix space); an inserted character gets
+// the empty span where it stands.
 struct Alignment {
   bool exact = false;
   std::vector<uint32_t> begin, end;
 };
 
+size_t char_len(std::string_view s, size_t i) {
+  size_t n = 1;
+  while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+  return n;
+}
+
 Alignment align(const Tokenizer::Impl& m, std::string_view input, size_t begin, size_t end, bool after_special,
                 std::string_view normalized, std::string_view pre_tokenized) {
   Alignment a;
-  if (normalized != pre_tokenized) return a;
   std::string rebuilt;
   for (size_t pos = begin; pos < end;) {
-    size_t next = pos + 1;
-    while (next < end && (static_cast<unsigned char>(input[next]) & 0xC0) == 0x80) ++next;
+    size_t next = pos + char_len(input, pos);
+    if (next > end) next = end;
     if (m.normalizers.empty()) {
       rebuilt.append(input.substr(pos, next - pos));
     } else {
@@ -148,8 +155,36 @@ Alignment align(const Tokenizer::Impl& m, std::string_view input, size_t begin, 
     a.end.resize(rebuilt.size(), uint32_t(next));
     pos = next;
   }
-  a.exact = rebuilt == normalized;
-  return a;
+  if (rebuilt != normalized) return a;
+  if (pre_tokenized == normalized) {
+    a.exact = true;
+    return a;
+  }
+  static constexpr std::string_view kSpace = "\xE2\x96\x81";
+  Alignment b;
+  size_t i = 0;
+  for (size_t k = 0; k < pre_tokenized.size();) {
+    const size_t n = char_len(pre_tokenized, k);
+    const std::string_view c = pre_tokenized.substr(k, n);
+    const uint32_t here = i < a.begin.size() ? a.begin[i] : uint32_t(end);
+    if (i < normalized.size() && normalized.compare(i, n, c) == 0) {
+      b.begin.insert(b.begin.end(), a.begin.begin() + ptrdiff_t(i), a.begin.begin() + ptrdiff_t(i + n));
+      b.end.insert(b.end.end(), a.end.begin() + ptrdiff_t(i), a.end.begin() + ptrdiff_t(i + n));
+      i += n;
+    } else if (c == kSpace && i < normalized.size() && normalized[i] == ' ') {
+      b.begin.insert(b.begin.end(), n, a.begin[i]);
+      b.end.insert(b.end.end(), n, a.end[i]);
+      i += 1;
+    } else if (c == kSpace || c == " ") {
+      b.begin.insert(b.begin.end(), n, here);
+      b.end.insert(b.end.end(), n, here);
+    } else {
+      return b;  // not exact
+    }
+    k += n;
+  }
+  b.exact = i == normalized.size();
+  return b;
 }
 
 // Spans of the tokens out[first ..] that encode word [wb, we) of the

@@ -6,9 +6,8 @@
 #include "tf/tokenizer.h"
 
 namespace tf {
-namespace {
-
 using Span = std::pair<uint32_t, uint32_t>;
+namespace {
 
 TEST(Offsets, WordPieceThroughTheBertNormalizer) {
   TF_REQUIRE_SHARED_MODELS();
@@ -63,6 +62,24 @@ TEST(Offsets, ByteLevelBpeTrimsTheLeadingSpace) {
   EXPECT_EQ(e.offsets[1], Span(6, 11));  // Ġworld without its space
   EXPECT_EQ(e.offsets[2], Span(11, 12)); // ,
   EXPECT_EQ(e.offsets.back().second, 19u);
+}
+
+}  // namespace
+}  // namespace tf
+
+namespace tf {
+namespace {
+
+TEST(Offsets, MetaspaceSentencePieceMapsU2581BackToTheSpace) {
+  TF_REQUIRE_SHARED_MODELS();
+  Tokenizer t = Tokenizer::load((test::shared_models() / "trained/llama-shakespeare").string());
+  const std::string text = "Hello world, friend";
+  Encoding e = t.encode_with_offsets(text, {false, false});
+  EXPECT_EQ(e.ids, t.encode(text, {false, false}));
+  ASSERT_GE(e.size(), 4u);
+  EXPECT_EQ(e.offsets[0], Span(0, 5));   // ▁Hello: the inserted ▁ has no span
+  EXPECT_EQ(e.offsets[1], Span(6, 11));  // ▁world: its ▁ is the space, trimmed
+  EXPECT_EQ(e.offsets.back().second, uint32_t(text.size()));
 }
 
 }  // namespace
