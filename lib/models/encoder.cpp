@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
 #include "tf/error.h"
 #include "tf/gguf.h"
+#include "tf/json_file.h"
 #include "tf/model_format.h"
 
 namespace tf::models {
@@ -131,6 +135,24 @@ void check_chain(const Weights& w, const std::vector<HeadStep>& steps, int64_t i
   }
 }
 
+// A sentence-transformers folder names its pooling in modules.json ->
+// the Pooling module's config.json; "" when there is none.
+std::string sentence_transformers_pooling(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path modules = fs::path(dir) / "modules.json";
+  if (!fs::exists(modules)) return "";
+  nlohmann::json list = read_json_file(modules.string());
+  if (!list.is_array()) fail(modules.string(), ": expected a JSON array");
+  for (const auto& mod : list) {
+    if (!mod.is_object() || mod.value("type", "") != "sentence_transformers.models.Pooling") continue;
+    nlohmann::json cfg = read_json_file((fs::path(dir) / mod.value("path", "") / "config.json").string());
+    if (cfg.value("pooling_mode_cls_token", false)) return "cls";
+    if (cfg.value("pooling_mode_mean_tokens", false)) return "mean";
+    fail(modules.string(), ": only mean and CLS pooling are supported");
+  }
+  return "";
+}
+
 }  // namespace
 
 EncoderModel EncoderModel::build(const Weights& w) {
@@ -163,6 +185,8 @@ EncoderModel EncoderModel::build(const Weights& w) {
   if (const gguf::File* g = w.gguf()) {
     uint64_t p = g->get_u64("bert.pooling_type", 0);  // llama.cpp: 1 mean, 2 cls
     m.pooling = p == 1 ? "mean" : p == 2 ? "cls" : "";
+  } else {
+    m.pooling = sentence_transformers_pooling(w.path());
   }
 
   // ALBERT applies group g's layer to layers [g·L/G, (g+1)·L/G).
