@@ -9,6 +9,7 @@
 #include "tf/bench.h"
 #include "tf/bench_stats.h"
 #include "tf/build_info.h"
+#include "tf/encoder.h"
 #include "tf/error.h"
 #include "tf/gguf.h"
 #include "tf/model.h"
@@ -248,6 +249,48 @@ json tokenizer_bench(const Tokenizer& tokenizer, const std::string& model, const
   add_time_stats(r, samples_ns, double(text.size()) / 1e6, "mb_per_s");
   r["tokens_per_s"] = double(ids.size()) * 1e9 / summarize(samples_ns).mean;
   r["peak_rss_bytes"] = peak_rss_bytes();
+  return r;
+}
+
+json encoder_bench(const EncoderSpec& spec, const RunOptions& options, const Machine& machine) {
+  if (spec.batch < 1 || spec.seq_len < 1) fail("embed: batch and sequence length must be >= 1");
+  if (spec.n_threads < 1) fail("thread count must be >= 1 (got ", spec.n_threads, ")");
+  set_default_threads(spec.n_threads);
+  reset_peak_rss();
+  auto t0 = Clock::now();
+  auto enc = Encoder::load(spec.model, options.load_mode);
+  const double load_ms = ns_since(t0) / 1e6;
+  if (enc->max_tokens() > 0 && spec.seq_len > enc->max_tokens())
+    fail("embed: ", spec.seq_len, " tokens exceed the model's ", enc->max_tokens(), " positions");
+  Rng rng(options.seed);
+  const uint64_t vocab = uint64_t(enc->config().vocab_size);
+  std::vector<EncoderSequence> batch(size_t(spec.batch));
+  for (auto& s : batch)
+    for (int i = 0; i < spec.seq_len; ++i) s.ids.push_back(int32_t(rng.below(vocab)));
+  if (options.warmup) enc->forward(batch);
+  std::vector<double> samples_ns;
+  double total_ns = 0;
+  while (!enough(samples_ns.size(), total_ns, options) && samples_ns.size() < 100000) {
+    auto t = Clock::now();
+    enc->forward(batch);
+    samples_ns.push_back(ns_since(t));
+    total_ns += samples_ns.back();
+  }
+  json r = {{"type", "bench"}};
+  r.update(machine_fields(machine));
+  r["model_filename"] = spec.model;
+  r["model_type"] = enc->arch_name();
+  r["model_n_params"] = enc->parameter_count();
+  r["test"] = "embed b" + std::to_string(spec.batch) + " s" + std::to_string(spec.seq_len);
+  r["test_time"] = utc_now();
+  r["n_threads"] = spec.n_threads;
+  r["n_batch"] = spec.batch;
+  r["seq_len"] = spec.seq_len;
+  r["load_mode"] = options.load_mode == LoadMode::Mmap ? "mmap" : "read";
+  add_time_stats(r, samples_ns, double(spec.batch), "sentences_per_s");
+  r["tokens_per_s"] = double(spec.batch) * spec.seq_len * 1e9 / summarize(samples_ns).mean;
+  r["peak_rss_bytes"] = peak_rss_bytes();
+  r["load_ms"] = load_ms;
   return r;
 }
 

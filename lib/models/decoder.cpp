@@ -12,34 +12,6 @@
 namespace tf::models {
 namespace {
 
-std::vector<float> to_f32(const Tensor* t) {
-  if (!t) return {};
-  Tensor f = t->to(DType::F32);
-  return {f.data_as<float>(), f.data_as<float>() + f.numel()};
-}
-
-Linear linear(const Weights& w, const std::string& name, bool required = true) {
-  Linear l;
-  l.w = required ? &w.get(name + ".weight") : w.find(name + ".weight");
-  if (l.w) {
-    if (l.w->ndim() != 2) fail(w.path(), ": ", name, ".weight is not a matrix");
-    if (!cpu_backend().supports(l.w->dtype()))
-      fail(w.path(), ": ", name, ".weight has type ", dtype_name(l.w->dtype()), ", which matmul does not support yet");
-    l.b = to_f32(w.find(name + ".bias"));
-    if (!l.b.empty() && int64_t(l.b.size()) != l.w->dim(0)) fail(w.path(), ": ", name, ".bias has the wrong size");
-  }
-  return l;
-}
-
-NormWeights norm(const Weights& w, const std::string& name, int64_t dim) {
-  NormWeights n;
-  n.w = to_f32(w.find(name + ".weight"));
-  n.b = to_f32(w.find(name + ".bias"));
-  if ((!n.w.empty() && int64_t(n.w.size()) != dim) || (!n.b.empty() && int64_t(n.b.size()) != dim))
-    fail(w.path(), ": ", name, " has the wrong size");
-  return n;
-}
-
 kernels::Activation activation(hf::Activation a) {
   switch (a) {
     case hf::Activation::Silu: return kernels::Activation::Silu;
@@ -78,7 +50,7 @@ DecoderModel DecoderModel::build(const Weights& w) {
   m.position_embd = c.learned_positions ? &w.get("position_embd.weight") : nullptr;
   m.output = w.find("output.weight");
   if (!m.output) m.output = m.token_embd;
-  m.output_norm = norm(w, "output_norm", d);
+  m.output_norm = load_norm(w, "output_norm", d);
 
   if (c.rope.type != hf::RopeType::None) {
     m.rot_dim = c.rope.rotary_dims;
@@ -95,25 +67,25 @@ DecoderModel DecoderModel::build(const Weights& w) {
   for (int64_t i = 0; i < c.num_layers; ++i) {
     std::string b = "blk." + std::to_string(i) + ".";
     DecoderLayer L;
-    L.attn_norm = norm(w, b + "attn_norm", d);
-    L.attn_norm_2 = norm(w, b + "attn_norm_2", d);
-    L.ffn_norm = norm(w, b + "ffn_norm", d);
+    L.attn_norm = load_norm(w, b + "attn_norm", d);
+    L.attn_norm_2 = load_norm(w, b + "attn_norm_2", d);
+    L.ffn_norm = load_norm(w, b + "ffn_norm", d);
     if (!L.attn_norm.present()) fail(w.path(), ": missing ", b, "attn_norm.weight");
     if (w.find(b + "attn_qkv.weight")) {
-      L.qkv = linear(w, b + "attn_qkv");
+      L.qkv = load_linear(w, b + "attn_qkv");
       if (L.qkv.out() != m.q_dim + 2 * m.kv_dim) fail(w.path(), ": ", b, "attn_qkv has ", L.qkv.out(), " rows");
     } else {
-      L.q = linear(w, b + "attn_q");
-      L.k = linear(w, b + "attn_k");
-      L.v = linear(w, b + "attn_v");
+      L.q = load_linear(w, b + "attn_q");
+      L.k = load_linear(w, b + "attn_k");
+      L.v = load_linear(w, b + "attn_v");
       if (L.q.out() != m.q_dim || L.k.out() != m.kv_dim || L.v.out() != m.kv_dim)
         fail(w.path(), ": ", b, "q/k/v projections do not match the head configuration");
     }
-    L.o = linear(w, b + "attn_output");
-    L.up = linear(w, b + "ffn_up");
-    L.down = linear(w, b + "ffn_down");
+    L.o = load_linear(w, b + "attn_output");
+    L.up = load_linear(w, b + "ffn_up");
+    L.down = load_linear(w, b + "ffn_down");
     if (m.gated) {
-      L.gate = linear(w, b + "ffn_gate", false);
+      L.gate = load_linear(w, b + "ffn_gate", false);
       if (!L.gate.w) {
         if (L.up.out() != 2 * c.intermediate_size) fail(w.path(), ": ", b, "ffn_gate is missing");
         m.gate_up_fused = true;  // phi3

@@ -7,20 +7,10 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/rope.h"
+#include "models/layers.h"
 #include "models/weights.h"
 
 namespace tf::models {
-
-struct Linear {
-  const Tensor* w = nullptr;  // [out, in] in its stored dtype
-  std::vector<float> b;       // [out], empty: no bias
-  int64_t out() const { return w ? w->dim(0) : 0; }
-};
-
-struct NormWeights {
-  std::vector<float> w, b;  // empty w: this norm does not exist
-  bool present() const { return !w.empty(); }
-};
 
 struct DecoderLayer {
   NormWeights attn_norm, attn_norm_2, ffn_norm;

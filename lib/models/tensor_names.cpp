@@ -86,6 +86,74 @@ const NameTable kBert = {
      {"embeddings.LayerNorm", "token_embd_norm"}},
 };
 
+// The encoders below have no llama.cpp names; theirs follow kBert's pattern
+// (blk.N.attn_q ... layer_output_norm) so that one encoder reads them all.
+// Names are relative to the base model (the "roberta." etc. prefix of a task
+// checkpoint is removed first); task heads keep their HF names.
+const NameTable kElectra = {
+    kBert.layer_prefix, kBert.layer,
+    {{"embeddings.word_embeddings", "token_embd"},
+     {"embeddings.position_embeddings", "position_embd"},
+     {"embeddings.token_type_embeddings", "token_types"},
+     {"embeddings.LayerNorm", "token_embd_norm"},
+     {"embeddings_project", "token_embd_proj"}},
+};
+
+const NameTable kDistilBert = {
+    "transformer.layer.",
+    {{"attention.q_lin", "attn_q"},
+     {"attention.k_lin", "attn_k"},
+     {"attention.v_lin", "attn_v"},
+     {"attention.out_lin", "attn_output"},
+     {"sa_layer_norm", "attn_output_norm"},
+     {"ffn.lin1", "ffn_up"},
+     {"ffn.lin2", "ffn_down"},
+     {"output_layer_norm", "layer_output_norm"}},
+    {{"embeddings.word_embeddings", "token_embd"},
+     {"embeddings.position_embeddings", "position_embd"},
+     {"embeddings.LayerNorm", "token_embd_norm"}},
+};
+
+// ALBERT shares one layer per group: blk.G is group G's (single) layer
+// (inner_group_num 1, as every released ALBERT).
+const NameTable kAlbert = {
+    "encoder.albert_layer_groups.",
+    {{"albert_layers.0.attention.query", "attn_q"},
+     {"albert_layers.0.attention.key", "attn_k"},
+     {"albert_layers.0.attention.value", "attn_v"},
+     {"albert_layers.0.attention.dense", "attn_output"},
+     {"albert_layers.0.attention.LayerNorm", "attn_output_norm"},
+     {"albert_layers.0.ffn", "ffn_up"},
+     {"albert_layers.0.ffn_output", "ffn_down"},
+     {"albert_layers.0.full_layer_layer_norm", "layer_output_norm"}},
+    {{"embeddings.word_embeddings", "token_embd"},
+     {"embeddings.position_embeddings", "position_embd"},
+     {"embeddings.token_type_embeddings", "token_types"},
+     {"embeddings.LayerNorm", "token_embd_norm"},
+     {"encoder.embedding_hidden_mapping_in", "token_embd_proj"}},
+};
+
+const NameTable kDebertaV2 = {
+    kBert.layer_prefix,
+    {{"attention.self.query_proj", "attn_q"},
+     {"attention.self.key_proj", "attn_k"},
+     {"attention.self.value_proj", "attn_v"},
+     {"attention.self.pos_key_proj", "attn_pos_k"},
+     {"attention.self.pos_query_proj", "attn_pos_q"},
+     {"attention.output.dense", "attn_output"},
+     {"attention.output.LayerNorm", "attn_output_norm"},
+     {"intermediate.dense", "ffn_up"},
+     {"output.dense", "ffn_down"},
+     {"output.LayerNorm", "layer_output_norm"}},
+    {{"embeddings.word_embeddings", "token_embd"},
+     {"embeddings.position_embeddings", "position_embd"},
+     {"embeddings.token_type_embeddings", "token_types"},
+     {"embeddings.LayerNorm", "token_embd_norm"},
+     {"embeddings.embed_proj", "token_embd_proj"},
+     {"encoder.rel_embeddings", "rel_embd"},
+     {"encoder.LayerNorm", "rel_embd_norm"}},
+};
+
 }  // namespace
 
 std::string NameTable::to_gguf(const std::string& hf_name) const {
@@ -126,7 +194,12 @@ const NameTable& tensor_names(hf::Arch arch) {
     case hf::Arch::Gpt2: return kGpt2;
     case hf::Arch::GptNeoX: return kGptNeoX;
     case hf::Arch::Falcon: return kFalcon;
-    case hf::Arch::Bert: return kBert;
+    case hf::Arch::Bert:
+    case hf::Arch::Roberta: return kBert;
+    case hf::Arch::Electra: return kElectra;
+    case hf::Arch::DistilBert: return kDistilBert;
+    case hf::Arch::Albert: return kAlbert;
+    case hf::Arch::DebertaV2: return kDebertaV2;
     default: fail("no tensor name table for model type ", hf::arch_name(arch));
   }
 }

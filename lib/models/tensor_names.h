@@ -21,7 +21,7 @@ struct NameTable {
   std::string to_hf(const std::string& gguf_name) const;  // "" when unknown
 };
 
-// The table of a causal LM or BERT architecture; tf::Error for others.
+// The table of a causal LM or encoder architecture; tf::Error for others.
 const NameTable& tensor_names(hf::Arch arch);
 
 }  // namespace tf::models

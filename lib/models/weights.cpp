@@ -55,6 +55,20 @@ std::vector<int64_t> qkv_order(const hf::Config& c, int64_t rows) {
 
 Tensor transpose_2d(const Tensor& src) { return src.transpose(0, 1).contiguous(); }
 
+// The base-model attribute of an encoder's task checkpoints
+// (BertForMaskedLM's "bert.", ...); "" for other architectures.
+std::string_view encoder_base_prefix(hf::Arch arch) {
+  switch (arch) {
+    case hf::Arch::Bert: return "bert.";
+    case hf::Arch::Roberta: return "roberta.";
+    case hf::Arch::DistilBert: return "distilbert.";
+    case hf::Arch::Electra: return "electra.";
+    case hf::Arch::Albert: return "albert.";
+    case hf::Arch::DebertaV2: return "deberta.";
+    default: return "";
+  }
+}
+
 }  // namespace
 
 Weights Weights::open(const std::string& path, LoadMode mode) {
@@ -77,14 +91,23 @@ Weights Weights::open(const std::string& path, LoadMode mode) {
   auto ckpt = std::make_shared<safetensors::Checkpoint>(safetensors::Checkpoint::open_dir(path, mode));
   for (const std::string& hf_name : ckpt->names()) {
     if (is_buffer(hf_name)) continue;
-    // GPT-2 checkpoints may omit the "transformer." prefix; BERT heads keep "bert."
+    // GPT-2 checkpoints may omit the "transformer." prefix; encoder task
+    // checkpoints put the base model under "bert." etc.
     std::string name = hf_name;
     if (c.arch == hf::Arch::Gpt2 && name.rfind("transformer.", 0) != 0) name = "transformer." + name;
-    if (c.arch == hf::Arch::Bert && name.rfind("bert.", 0) == 0) name = name.substr(5);
+    const std::string_view base = encoder_base_prefix(c.arch);
+    if (!base.empty()) {
+      if (name.starts_with(base)) name = name.substr(base.size());
+      // TF-era checkpoints name LayerNorm parameters gamma / beta
+      if (name.ends_with(".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
+      if (name.ends_with(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
+    }
     std::string gguf_name = names.to_gguf(name);
     if (gguf_name.empty()) {
-      if (c.arch == hf::Arch::Bert) continue;  // task heads (cls.*, pooler) are the pipelines' business
-      fail(path, ": tensor ", hf_name, " is not part of the ", hf::arch_name(c.arch), " architecture");
+      // an encoder's task heads (cls.*, classifier.*, qa_outputs.*, pooler.*)
+      // keep their HF names; lib/models/encoder.cpp reads them
+      if (base.empty()) fail(path, ": tensor ", hf_name, " is not part of the ", hf::arch_name(c.arch), " architecture");
+      gguf_name = name;
     }
     Tensor t = ckpt->tensor(hf_name);
     bool fused_qkv = gguf_name.find(".attn_qkv.") != std::string::npos;

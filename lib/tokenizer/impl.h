@@ -145,6 +145,15 @@ struct Tokenizer::Impl {
 
   // Post-processing for one sequence (add_special).
   std::vector<TokenId> prefix_ids, suffix_ids;
+  // ... and for a pair: the template's items in order. Empty: prefix A suffix
+  // B suffix, the second text and its suffix with type id 1.
+  struct PairItem {
+    int sequence = -1;            // 0: text A, 1: text B, -1: the special ids below
+    std::vector<TokenId> ids;
+    int32_t type_id = 0;
+  };
+  std::vector<PairItem> pair_template;
+  int32_t single_type_id = 0;
 
   TokenId bos_id = -1, eos_id = -1, unk_id = -1;
   // The model's merges never join a character to a following U+2581, so the

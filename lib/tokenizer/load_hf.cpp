@@ -263,6 +263,13 @@ void post_processor(const Loader& L, const json& j, Tokenizer::Impl& m) {
     };
     m.prefix_ids = {id_of("cls")};
     m.suffix_ids = {id_of("sep")};
+    using Item = Tokenizer::Impl::PairItem;
+    if (type == "BertProcessing")  // [CLS] A [SEP] B [SEP]
+      m.pair_template = {Item{-1, m.prefix_ids, 0}, Item{0, {}, 0}, Item{-1, m.suffix_ids, 0}, Item{1, {}, 1},
+                         Item{-1, m.suffix_ids, 1}};
+    else  // <s> A </s></s> B </s>, all type 0 (RoBERTa has one segment)
+      m.pair_template = {Item{-1, m.prefix_ids, 0}, Item{0, {}, 0}, Item{-1, {m.suffix_ids[0], m.suffix_ids[0]}, 0},
+                         Item{1, {}, 0}, Item{-1, m.suffix_ids, 0}};
   } else if (type == "TemplateProcessing") {
     if (!j.contains("single") || !j["single"].is_array()) L.bad(where, "\"single\" must be an array");
     const json& specials = j.contains("special_tokens") ? j["special_tokens"] : json::object();
@@ -279,6 +286,26 @@ void post_processor(const Loader& L, const json& j, Tokenizer::Impl& m) {
       if (!specials.contains(name) || !specials[name].contains("ids") || !specials[name]["ids"].is_array())
         L.bad(where, "special token '" + name + "' has no ids");
       for (const json& id : specials[name]["ids"]) (seen_sequence ? m.suffix_ids : m.prefix_ids).push_back(id.get<TokenId>());
+    }
+    m.pair_template.clear();
+    if (j.contains("pair") && j["pair"].is_array()) {
+      for (const json& item : j["pair"]) {
+        Tokenizer::Impl::PairItem p;
+        if (item.contains("Sequence")) {
+          const json& sq = item["Sequence"];
+          p.sequence = sq.value("id", std::string("A")) == "B" ? 1 : 0;
+          p.type_id = sq.value("type_id", 0);
+        } else if (item.contains("SpecialToken") && item["SpecialToken"].contains("id")) {
+          std::string name = item["SpecialToken"]["id"].get<std::string>();
+          if (!specials.contains(name) || !specials[name].contains("ids") || !specials[name]["ids"].is_array())
+            L.bad(where, "special token '" + name + "' has no ids");
+          for (const json& id : specials[name]["ids"]) p.ids.push_back(id.get<TokenId>());
+          p.type_id = item["SpecialToken"].value("type_id", 0);
+        } else {
+          L.bad(where, "unknown pair template item");
+        }
+        m.pair_template.push_back(std::move(p));
+      }
     }
   } else {
     L.bad("post_processor", "type '" + type + "' is not supported");

@@ -104,8 +104,134 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, const EncodeOption
   return ids;
 }
 
-void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options, std::vector<TokenId>& out) const {
-  const Impl& m = *impl_;
+namespace {
+
+// Where each token of an encode() came from; filled only by
+// encode_with_offsets (plain encode() pays nothing for it).
+struct OffsetSink {
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // per token, bytes of the input
+  std::vector<int32_t> words;                        // per token
+  int32_t next_word = 0;
+};
+
+size_t utf8_chars(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Per byte of the text the pre-tokenizers saw, the input bytes [begin, end)
+// of the character it came from. Normalizers are applied one character at a
+// time; when that does not reproduce the whole-fragment result (a normalizer
+// that looks across characters) there is no alignment and `exact` is false.
+// Pre-tokenizers may only replace a space by U+2581 or insert U+2581 / a
+// space (Metaspace, ByteLevel's prefix space); an inserted character gets
+// the empty span where it stands.
+struct Alignment {
+  bool exact = false;
+  std::vector<uint32_t> begin, end;
+};
+
+size_t char_len(std::string_view s, size_t i) {
+  size_t n = 1;
+  while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+  return n;
+}
+
+Alignment align(const Tokenizer::Impl& m, std::string_view input, size_t begin, size_t end, bool after_special,
+                std::string_view normalized, std::string_view pre_tokenized) {
+  Alignment a;
+  std::string rebuilt;
+  for (size_t pos = begin; pos < end;) {
+    size_t next = pos + char_len(input, pos);
+    if (next > end) next = end;
+    if (m.normalizers.empty()) {
+      rebuilt.append(input.substr(pos, next - pos));
+    } else {
+      tok::FragmentContext ctx{pos, after_special && pos == begin};
+      rebuilt += tok::normalize(m.normalizers, input.substr(pos, next - pos), ctx);
+    }
+    a.begin.resize(rebuilt.size(), uint32_t(pos));
+    a.end.resize(rebuilt.size(), uint32_t(next));
+    pos = next;
+  }
+  if (rebuilt != normalized) return a;
+  if (pre_tokenized == normalized) {
+    a.exact = true;
+    return a;
+  }
+  static constexpr std::string_view kSpace = "\xE2\x96\x81";
+  Alignment b;
+  size_t i = 0;
+  for (size_t k = 0; k < pre_tokenized.size();) {
+    const size_t n = char_len(pre_tokenized, k);
+    const std::string_view c = pre_tokenized.substr(k, n);
+    const uint32_t here = i < a.begin.size() ? a.begin[i] : uint32_t(end);
+    if (i < normalized.size() && normalized.compare(i, n, c) == 0) {
+      b.begin.insert(b.begin.end(), a.begin.begin() + ptrdiff_t(i), a.begin.begin() + ptrdiff_t(i + n));
+      b.end.insert(b.end.end(), a.end.begin() + ptrdiff_t(i), a.end.begin() + ptrdiff_t(i + n));
+      i += n;
+    } else if (c == kSpace && i < normalized.size() && normalized[i] == ' ') {
+      b.begin.insert(b.begin.end(), n, a.begin[i]);
+      b.end.insert(b.end.end(), n, a.end[i]);
+      i += 1;
+    } else if (c == kSpace || c == " ") {
+      b.begin.insert(b.begin.end(), n, here);
+      b.end.insert(b.end.end(), n, here);
+    } else {
+      return b;  // not exact
+    }
+    k += n;
+  }
+  b.exact = i == normalized.size();
+  return b;
+}
+
+// Spans of the tokens out[first ..] that encode word [wb, we) of the
+// pre-tokenized text: each token covers its piece's surface length (a
+// WordPiece continuation without "##", a byte-level BPE piece one byte per
+// character); when those lengths do not add up to the word, every token
+// gets the whole word.
+void word_spans(const Tokenizer::Impl& m, const std::vector<TokenId>& out, size_t first, uint32_t wb, uint32_t we,
+                const Alignment& al, size_t frag_begin, size_t frag_end, OffsetSink& sink) {
+  const int32_t word = sink.next_word++;
+  std::vector<uint32_t> len;
+  auto surface = [&](bool chars) {
+    len.clear();
+    uint32_t total = 0;
+    for (size_t k = first; k < out.size(); ++k) {
+      const std::string& piece = m.vocab.pieces[size_t(out[k])];
+      uint32_t n = uint32_t(piece.size());
+      if (out[k] == m.unk_id) n = 0;  // takes what is left, below
+      else if (m.algorithm == TokenizerAlgorithm::WordPiece && k > first && piece.starts_with("##")) n -= 2;
+      else if (chars) n = uint32_t(utf8_chars(piece));
+      len.push_back(n);
+      total += n;
+    }
+    if (out.size() > first && out.back() == m.unk_id && total <= we - wb) {
+      len.back() = (we - wb) - total;
+      total = we - wb;
+    }
+    return total == we - wb;
+  };
+  bool ok = al.exact && (surface(false) || (m.algorithm == TokenizerAlgorithm::BytePairEncoding && surface(true)));
+  uint32_t p = wb;
+  for (size_t k = first; k < out.size(); ++k) {
+    std::pair<uint32_t, uint32_t> span;
+    if (!ok) {
+      span = al.exact && we > wb ? std::pair{al.begin[wb], al.end[we - 1]} : std::pair{uint32_t(frag_begin), uint32_t(frag_end)};
+    } else {
+      uint32_t n = len[k - first];
+      span = n ? std::pair{al.begin[p], al.end[p + n - 1]} : std::pair{p < al.begin.size() ? al.begin[p] : uint32_t(frag_end), p < al.begin.size() ? al.begin[p] : uint32_t(frag_end)};
+      p += n;
+    }
+    sink.spans.push_back(span);
+    sink.words.push_back(word);
+  }
+}
+
+void encode_impl(const Tokenizer::Impl& m, std::string_view text, const EncodeOptions& options,
+                 std::vector<TokenId>& out, OffsetSink* sink) {
   std::string sanitized;
   std::string_view input = text;
   if (m.sanitize_input && !unicode::is_valid_utf8(text)) {
@@ -113,6 +239,7 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
     input = sanitized;
   }
   if (options.add_special) out.insert(out.end(), m.prefix_ids.begin(), m.prefix_ids.end());
+  if (sink) sink->spans.assign(out.size(), {0, 0}), sink->words.assign(out.size(), -1);
 
   // Per thread, reused across calls (see WordCache::clear); each call still
   // starts with an empty cache, so results and timings do not depend on
@@ -124,13 +251,24 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
     if (end <= begin) return;
     tok::FragmentContext ctx{begin, after_special};
     std::string_view fragment = input.substr(begin, end - begin);
+    std::string normalized;
     if (m.normalizers.empty()) {
       tok::pre_tokenize(m.pre_tokenizers, fragment, ctx, words);
     } else {
-      tok::pre_tokenize(m.pre_tokenizers, tok::normalize(m.normalizers, fragment, ctx), ctx, words);
+      normalized = tok::normalize(m.normalizers, fragment, ctx);
+      tok::pre_tokenize(m.pre_tokenizers, normalized, ctx, words);
     }
     if (m.segment_at_spaces) cut_before_word_spaces(words);
     std::string_view all = words.text;
+    if (sink) {
+      Alignment al = align(m, input, begin, end, after_special, m.normalizers.empty() ? fragment : normalized, all);
+      for (auto [b, e] : words.spans) {
+        size_t first = out.size();
+        m.model->encode_word(all.substr(b, e - b), out);
+        word_spans(m, out, first, b, e, al, begin, end, *sink);
+      }
+      return;
+    }
     if (m.model->worth_caching()) {
       for (auto [b, e] : words.spans) m.model->encode_cached(all.substr(b, e - b), out, cache);
     } else {
@@ -165,13 +303,86 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
         while (match_end < input.size() && unicode::is_whitespace(uint8_t(input[match_end]))) ++match_end;
       encode_fragment(fragment_start, match_begin, after_special);
       out.push_back(hit->id);
+      if (sink) sink->spans.push_back({uint32_t(i), uint32_t(i + hit->content.size())}), sink->words.push_back(sink->next_word++);
       after_special = true;
       fragment_start = i = match_end;
     }
   }
   if (fragment_start < input.size()) encode_fragment(fragment_start, input.size(), after_special);
   if (options.add_special) out.insert(out.end(), m.suffix_ids.begin(), m.suffix_ids.end());
+  if (sink) sink->spans.resize(out.size(), {0, 0}), sink->words.resize(out.size(), -1);
 }
+
+// HF trim_offsets: spans leave out the white space a token carries.
+void trim_spans(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>& spans) {
+  for (auto& [b, e] : spans) {
+    while (b < e && unicode::is_whitespace(uint8_t(text[b]))) ++b;
+    while (e > b && unicode::is_whitespace(uint8_t(text[e - 1]))) --e;
+  }
+}
+
+}  // namespace
+
+void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options, std::vector<TokenId>& out) const {
+  encode_impl(*impl_, text, options, out, nullptr);
+}
+
+Encoding Tokenizer::encode_with_offsets(std::string_view text, const EncodeOptions& options) const {
+  const Impl& m = *impl_;
+  const std::string_view input = text;
+  // offsets must refer to the caller's bytes, which U+FFFD substitution would shift
+  if (m.sanitize_input && !unicode::is_valid_utf8(text)) fail(m.name, ": offsets need valid UTF-8 input");
+  std::vector<TokenId> ids;
+  OffsetSink sink;
+  encode_impl(m, input, EncodeOptions{false, options.parse_special}, ids, &sink);
+  trim_spans(input, sink.spans);
+  Encoding raw;
+  for (size_t i = 0; i < ids.size(); ++i) raw.append(ids[i], 0, 0, sink.words[i], sink.spans[i]);
+  return options.add_special ? post_process(raw, nullptr) : raw;
+}
+
+Encoding Tokenizer::post_process(const Encoding& a, const Encoding* b) const {
+  const Impl& m = *impl_;
+  Encoding out;
+  auto add_special = [&](const std::vector<TokenId>& ids, int32_t type) {
+    for (TokenId id : ids) out.append(id, type, -1, -1, {0, 0});
+  };
+  auto add_text = [&](const Encoding& e, int8_t seq, int32_t type) {
+    for (size_t i = 0; i < e.size(); ++i) out.append(e.ids[i], type, seq, e.word_ids[i], e.offsets[i]);
+  };
+  if (!b) {
+    add_special(m.prefix_ids, m.single_type_id);
+    add_text(a, 0, m.single_type_id);
+    add_special(m.suffix_ids, m.single_type_id);
+    return out;
+  }
+  if (m.pair_template.empty()) {
+    add_special(m.prefix_ids, 0);
+    add_text(a, 0, 0);
+    add_special(m.suffix_ids, 0);
+    add_text(*b, 1, 1);
+    add_special(m.suffix_ids, 1);
+    return out;
+  }
+  for (const Impl::PairItem& item : m.pair_template) {
+    if (item.sequence < 0)
+      add_special(item.ids, item.type_id);
+    else
+      add_text(item.sequence == 0 ? a : *b, int8_t(item.sequence), item.type_id);
+  }
+  return out;
+}
+
+size_t Tokenizer::num_added_tokens(bool pair) const {
+  const Impl& m = *impl_;
+  if (!pair) return m.prefix_ids.size() + m.suffix_ids.size();
+  if (m.pair_template.empty()) return m.prefix_ids.size() + 2 * m.suffix_ids.size();
+  size_t n = 0;
+  for (const Impl::PairItem& item : m.pair_template) n += item.ids.size();
+  return n;
+}
+
+
 
 size_t Tokenizer::vocab_size() const { return impl_->vocab.size(); }
 

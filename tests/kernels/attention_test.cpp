@@ -1,7 +1,8 @@
 // Attention of every ISA level, and the naive reference, against a
 // double-precision implementation: GQA / MQA, causal prompts and decode
 // steps, sliding windows, soft-capping, f16 caches, strided q / out, cache
-// capacity beyond n_kv, head sizes with vector tails. Outputs are O(1)
+// capacity beyond n_kv, head sizes with vector tails, key masks and additive
+// score terms (encoders). Outputs are O(1)
 // (averages of N(0,1) values); f32 accumulation keeps them within 2e-5.
 #include "kernels/cpu/attention.h"
 
@@ -30,11 +31,14 @@ struct Config {
   DType kv_type = DType::F32;
   size_t capacity_extra = 0, q_extra = 0, out_extra = 0;
   std::vector<int32_t> q_pos = {};
+  std::vector<uint8_t> key_mask = {};  // encoders: 0 hides a key
+  bool score_bias = false;             // encoders: random additive terms per head, query, key
 };
 
 struct Data {
   std::vector<float> q, kf, vf;         // values as the kernels see them (f16-rounded for f16 caches)
   std::vector<uint16_t> kh, vh;         // f16 caches
+  std::vector<float> bias;              // [n_heads][n_q][n_kv + 3] (rows padded: bias_row_stride)
   size_t capacity;
 };
 
@@ -45,6 +49,7 @@ Data make_data(const Config& c) {
   d.q = test::random_floats(c.n_q * (c.n_heads * c.head_dim + c.q_extra), 1);
   d.kf = test::random_floats(cache, 2);
   d.vf = test::random_floats(cache, 3);
+  if (c.score_bias) d.bias = test::random_floats(c.n_heads * c.n_q * (c.n_kv + 3), 4);
   if (c.kv_type == DType::F16) {
     d.kh.resize(cache);
     d.vh.resize(cache);
@@ -76,6 +81,12 @@ AttentionArgs make_args(const Config& c, Data& d, float* out) {
   a.window = c.window;
   a.scale = c.scale;
   a.softcap = c.softcap;
+  a.key_mask = c.key_mask.empty() ? nullptr : c.key_mask.data();
+  if (c.score_bias) {
+    a.score_bias = d.bias.data();
+    a.bias_row_stride = c.n_kv + 3;
+    a.bias_head_stride = c.n_q * (c.n_kv + 3);
+  }
   a.out = out;
   a.out_stride = c.out_extra ? c.n_heads * c.head_dim + c.out_extra : 0;
   return a;
@@ -97,7 +108,9 @@ std::vector<double> naive(const Config& c, const Data& d) {
         for (size_t e = 0; e < hd; ++e) dot += double(d.q[i * qs + h * hd + e]) * d.kf[(g * d.capacity + j) * hd + e];
         double z = dot * scale;
         if (c.softcap > 0) z = c.softcap * std::tanh(z / c.softcap);
-        const bool visible = (!c.causal || int64_t(j) <= p) && (c.window <= 0 || int64_t(j) > p - c.window);
+        if (c.score_bias) z += d.bias[(h * c.n_q + i) * (c.n_kv + 3) + j];
+        const bool visible = (!c.causal || int64_t(j) <= p) && (c.window <= 0 || int64_t(j) > p - c.window) &&
+                             (c.key_mask.empty() || c.key_mask[j]);
         s[j] = visible ? z : -INFINITY;
         mx = std::max(mx, s[j]);
       }
@@ -132,6 +145,20 @@ std::vector<Config> configs() {
   Config block_gaps{"prompt blocks, explicit positions, some see nothing", 20, 2, 1, 16, 30, true, 4};
   for (int i = 0; i < 20; ++i) block_gaps.q_pos.push_back(i < 10 ? 3 * i : 40 + i);
   v.push_back(block_gaps);
+  // encoders: padding masks and additive relative-position terms, both paths
+  Config pad{"bidirectional padding mask", 9, 4, 4, 16, 9, false};
+  pad.key_mask = {1, 1, 1, 1, 1, 1, 0, 0, 0};
+  v.push_back(pad);
+  Config bias{"bidirectional score bias softcap", 7, 2, 2, 32, 7, false, 0, 10.0f};
+  bias.score_bias = true;
+  v.push_back(bias);
+  Config blocks{"prompt blocks mask and bias", 40, 4, 4, 16, 40, false};
+  blocks.score_bias = true;
+  for (int j = 0; j < 40; ++j) blocks.key_mask.push_back(j % 7 != 3 && j < 35);
+  v.push_back(blocks);
+  Config none{"every key masked", 3, 2, 2, 16, 3, false};
+  none.key_mask = {0, 0, 0};
+  v.push_back(none);
   Config gaps{"explicit positions, some see nothing", 3, 2, 1, 16, 12, true, 3};
   gaps.q_pos = {2, 11, 40};  // the last is past the cache: its window is empty
   v.push_back(gaps);

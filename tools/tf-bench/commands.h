@@ -7,5 +7,6 @@ namespace tf::bench_tool {
 void add_run(CLI::App& app);       // the default command: causal-LM benchmarks and --probe
 void add_compare(CLI::App& app);   // compare BASE NEW
 void add_tokenize(CLI::App& app);  // tokenize -m MODEL -f FILE
+void add_embed(CLI::App& app);     // embed -m ENCODER: sentences/s
 
 }  // namespace tf::bench_tool

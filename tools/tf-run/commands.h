@@ -11,5 +11,7 @@ void add_train_tokenizer(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_forward(CLI::App& app);
 void add_perplexity(CLI::App& app);
+// embed, fill-mask, classify, token-classify, qa, zero-shot
+void add_pipelines(CLI::App& app);
 
 }  // namespace tf::run

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tf/error.h"
+#include "tf/mapped_file.h"
 #include "tf/records.h"
 
 namespace tf::run {
@@ -54,6 +55,17 @@ inline std::string model_path(const std::string& arg) {
   if (arg != "-") return arg;
   return io::resolve_model_arg(arg, std::cin);
 }
+
+// `forward` on an encoder (pipelines_cmd.cpp): last_hidden_state,
+// hidden_states and, with a masked-LM head, logits.
+struct EncoderForwardArgs {
+  std::string model;  // resolved path
+  int threads = 0;
+  LoadMode load_mode = kDefaultModelLoadMode;
+  std::string ids, prompt, out;
+  bool hidden_states = false;
+};
+void forward_encoder(const EncoderForwardArgs& args);
 
 // "1,2,3" -> {1, 2, 3}
 std::vector<int32_t> parse_ids(const std::string& text);

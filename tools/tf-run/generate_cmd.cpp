@@ -8,6 +8,7 @@
 #include "tf-run/commands.h"
 #include "tf-run/common.h"
 #include "tf/atomic_file.h"
+#include "tf/encoder.h"
 #include "tf/generate.h"
 #include "tf/gguf.h"
 #include "tf/model.h"
@@ -217,6 +218,10 @@ void add_forward(CLI::App& app) {
   cmd->add_option("-o,--output", o->out, "output .safetensors file")->required();
   cmd->add_flag("--hidden-states", o->hidden_states, "also write hidden_states [n_layers+1, n_tokens, hidden]");
   cmd->callback([o] {
+    o->model.model = model_path(o->model.model);  // resolve '-' once
+    if (is_encoder_model(o->model.model))
+      return forward_encoder({o->model.model, o->model.threads, o->model.load_mode, o->ids, o->prompt, o->out,
+                              o->hidden_states});
     Loaded l = load(o->model, !o->prompt.empty());
     std::vector<int32_t> ids = o->ids.empty() ? l.tokenizer->encode(o->prompt) : parse_ids(o->ids);
     SessionOptions so = o->model.session();

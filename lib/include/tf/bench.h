@@ -72,6 +72,16 @@ class Runner {
 nlohmann::json tokenizer_bench(const Tokenizer& tokenizer, const std::string& model, const std::string& text,
                                const RunOptions& options, const Machine& machine);
 
+// Encoder throughput (sentences/s): the forward pass of `batch` sequences
+// of `seq_len` random token ids, packed into one call as the pipelines batch
+// them; a `bench` record with test "embed b<batch> s<seq_len>", n_threads,
+// sentences/s and tokens/s statistics.
+struct EncoderSpec {
+  std::string model;
+  int batch = 1, seq_len = 32, n_threads = 1;
+};
+nlohmann::json encoder_bench(const EncoderSpec& spec, const RunOptions& options, const Machine& machine);
+
 // Peak resident set size of this process (VmHWM) in bytes, and its reset
 // (/proc/self/clear_refs, Linux >= 4.0; a no-op where that is not writable).
 uint64_t peak_rss_bytes();

@@ -35,6 +35,28 @@ struct EncodeOptions {
   bool parse_special = false;  // recognise special tokens ("<s>", "[CLS]") written in the text
 };
 
+// An encoded text or text pair with, per token, where it came from (Hugging
+// Face's Encoding: offset mapping, sequence ids, word ids, type ids).
+struct Encoding {
+  std::vector<TokenId> ids;
+  std::vector<int32_t> type_ids;      // segment the post-processor assigns (0 / 1)
+  std::vector<int8_t> sequence_ids;   // 0 first text, 1 second, -1 a token the post-processor added
+  std::vector<int32_t> word_ids;      // pre-tokenized word of its text, -1 for added tokens
+  // Byte span [begin, end) in its own text; (0, 0) for added tokens. Spans
+  // exclude surrounding white space (HF trim_offsets). Where a normalizer or
+  // pre-tokenizer rewrites text in a way that cannot be aligned character by
+  // character, a token gets the span of the whole run of text it came from.
+  std::vector<std::pair<uint32_t, uint32_t>> offsets;
+  size_t size() const { return ids.size(); }
+  void append(TokenId id, int32_t type, int8_t seq, int32_t word, std::pair<uint32_t, uint32_t> span) {
+    ids.push_back(id);
+    type_ids.push_back(type);
+    sequence_ids.push_back(seq);
+    word_ids.push_back(word);
+    offsets.push_back(span);
+  }
+};
+
 struct DecodeOptions {
   bool skip_special = false;  // leave out control/special tokens
 };
@@ -53,6 +75,14 @@ class Tokenizer {
   std::vector<TokenId> encode(std::string_view text, const EncodeOptions& options = {}) const;
   // Appends to `out` (no reallocation of a caller's buffer across calls).
   void encode_into(std::string_view text, const EncodeOptions& options, std::vector<TokenId>& out) const;
+
+  // encode() with offsets (add_special applies the single-sequence template).
+  Encoding encode_with_offsets(std::string_view text, const EncodeOptions& options = {}) const;
+  // The post-processor's template around one or two raw encodings (encoded
+  // with add_special = false), e.g. [CLS] A [SEP] B [SEP] with type ids 0/1.
+  Encoding post_process(const Encoding& first, const Encoding* second) const;
+  // Tokens the template adds around one text (pair = false) or two.
+  size_t num_added_tokens(bool pair) const;
 
   // Text of `ids` as the reference decoder produces it (invalid UTF-8 from
   // byte tokens becomes U+FFFD).

@@ -80,6 +80,27 @@ void key_range(const AttentionArgs& a, size_t i, int64_t& lo, int64_t& hi) {
   lo = a.window > 0 ? std::max<int64_t>(0, p - a.window + 1) : 0;
 }
 
+// Scores s[0..n) of query row i, head h, keys lo.. : when the call has a key
+// mask or a score bias, scale and soft-cap are applied here (the softmax then
+// runs with scale 1), the bias added and masked keys set to -inf. Returns the
+// scale the softmax still has to apply.
+float finish_scores(const AttentionArgs& a, size_t i, size_t h, int64_t lo, float* s, size_t n) {
+  if (!a.key_mask && !a.score_bias) return a.scale;
+  for (size_t j = 0; j < n; ++j) {
+    float z = s[j] * a.scale;
+    if (a.softcap > 0) z = std::tanh(z / a.softcap) * a.softcap;
+    s[j] = z;
+  }
+  if (a.score_bias) {
+    const float* b = a.score_bias + h * a.bias_head_stride + i * a.bias_row_stride + size_t(lo);
+    for (size_t j = 0; j < n; ++j) s[j] += b[j];
+  }
+  if (a.key_mask)
+    for (size_t j = 0; j < n; ++j)
+      if (!a.key_mask[size_t(lo) + j]) s[j] = -std::numeric_limits<float>::infinity();
+  return 1.0f;
+}
+
 // Prompts: blocks of query rows of one head. The scores of a block are a
 // small GEMM (rows x head_dim times head_dim x keys) run on the packed GEMM
 // engine; one query at a time would leave the dot products dominated by
@@ -142,7 +163,9 @@ void attention_blocks(const AttentionArgs& a, ThreadPool& pool, int level) {
         }
         const size_t b = size_t(row_lo[r] - lo), e = size_t(row_hi[r] - lo) + 1;
         std::fill(s, s + b, 0.0f);
-        ops.softmax(s + b, s + b, 1, e - b, a.scale, a.softcap);
+        const bool plain = !a.key_mask && !a.score_bias;
+        const float sc = finish_scores(a, i0 + r, h, row_lo[r], s + b, e - b);
+        ops.softmax(s + b, s + b, 1, e - b, sc, plain ? a.softcap : 0.0f);
         std::fill(s + e, s + L, 0.0f);
       }
       pv(scores.data(), L, rows, L, vb + kv_off, hd, hd, out, a.out_stride);
@@ -197,7 +220,14 @@ void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
       const size_t kv_off = (g * a.kv_head_stride + size_t(lo) * hd) * elt;
       dot.dot_rows(a.q + i * a.q_stride + h0 * hd, hd * sizeof(float), rows, hd, kb + kv_off, hd * elt, nullptr, 0, L,
                    scores.data(), L);
-      ops.softmax(scores.data(), scores.data(), rows, L, a.scale, a.softcap);
+      if (!a.key_mask && !a.score_bias) {
+        ops.softmax(scores.data(), scores.data(), rows, L, a.scale, a.softcap);
+      } else {
+        for (size_t r = 0; r < rows; ++r) {
+          float* s = scores.data() + r * L;
+          ops.softmax(s, s, 1, L, finish_scores(a, i, h0 + r, lo, s, L), 0.0f);
+        }
+      }
       pv(scores.data(), L, rows, L, vb + kv_off, hd, hd, out, hd);
     }
   });
@@ -225,11 +255,15 @@ void attention_ref(const AttentionArgs& in) {
         for (size_t d = 0; d < hd; ++d) dot += q[d] * kv(a.k, g, size_t(j), d);
         float z = dot * a.scale;
         if (a.softcap > 0) z = std::tanh(z / a.softcap) * a.softcap;
+        if (a.score_bias) z += a.score_bias[h * a.bias_head_stride + i * a.bias_row_stride + size_t(j)];
+        if (a.key_mask && !a.key_mask[size_t(j)]) z = -std::numeric_limits<float>::infinity();
         s[size_t(j)] = z;
         mx = std::max(mx, z);
       }
       float sum = 0;
-      for (int64_t j = lo; j <= hi; ++j) sum += s[size_t(j)] = std::exp(s[size_t(j)] - mx);
+      for (int64_t j = lo; j <= hi; ++j)
+        sum += s[size_t(j)] = std::isinf(mx) ? 0.0f : std::exp(s[size_t(j)] - mx);
+      if (sum == 0) sum = 1;  // every visible key masked: zeros, as attention() gives
       for (size_t d = 0; d < hd; ++d) {
         float o = 0;
         for (int64_t j = lo; j <= hi; ++j) o += s[size_t(j)] / sum * kv(a.v, g, size_t(j), d);

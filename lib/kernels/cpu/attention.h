@@ -36,11 +36,20 @@ struct AttentionArgs {
   float scale = 0.0f;              // scores = q·k · scale; 0: 1/sqrt(head_dim)
   float softcap = 0.0f;            // > 0: scores = softcap·tanh(scores / softcap) (Gemma 2)
 
+  // Encoders. key_mask[j] == 0 hides key j from every query (padding);
+  // nullptr: all keys visible.
+  const uint8_t* key_mask = nullptr;
+  // Additive score terms (relative positions: DeBERTa's c2p + p2c, T5's
+  // buckets), added after scale and soft-cap: score(h, i, j) +=
+  // score_bias[h·bias_head_stride + i·bias_row_stride + j]. nullptr: none.
+  const float* score_bias = nullptr;
+  size_t bias_head_stride = 0, bias_row_stride = 0;
+
   float* out = nullptr;  // [n_q, n_heads, head_dim], rows out_stride floats apart (0: n_heads·head_dim)
   size_t out_stride = 0;
 };
 
-// out = softmax(mask(softcap(q·kᵀ·scale)))·v, f32 accumulation throughout.
+// out = softmax(mask(softcap(q·kᵀ·scale) + bias))·v, f32 accumulation throughout.
 // A query that sees no key (possible only with a window or an empty cache)
 // gets zeros. Threads split kv-head groups and query rows. level as in matmul.
 void attention(const AttentionArgs& args, ThreadPool& pool, int level = -1);
