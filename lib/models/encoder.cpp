@@ -189,7 +189,6 @@ EncoderModel EncoderModel::build(const Weights& w) {
     m.pooling = sentence_transformers_pooling(w.path());
   }
 
-  // ALBERT applies group g's layer to layers [g·L/G, (g+1)·L/G).
   int64_t distinct = c.num_layers;
   if (c.arch == hf::Arch::Albert) {
     if (c.inner_group_num != 1) fail(w.path(), ": ALBERT with inner_group_num ", c.inner_group_num, " is not supported");
@@ -214,8 +213,11 @@ EncoderModel EncoderModel::build(const Weights& w) {
       fail(w.path(), ": ", b, " projections do not match the configuration");
     m.layers.push_back(std::move(L));
   }
+  // AlbertTransformer: group int(i / (num_hidden_layers / num_hidden_groups)), a float division
   for (int64_t i = 0; i < c.num_layers; ++i)
-    m.layer_of.push_back(size_t(c.arch == hf::Arch::Albert ? i / (c.num_layers / c.num_hidden_groups) : i));
+    m.layer_of.push_back(c.arch == hf::Arch::Albert
+                             ? size_t(double(i) / (double(c.num_layers) / double(c.num_hidden_groups)))
+                             : size_t(i));
 
   if (c.relative == hf::RelativeAttention::Deberta) {
     const auto& r = c.deberta;
