@@ -369,6 +369,45 @@ int64_t log_bucket(int64_t rel, int64_t buckets, int64_t max_position) {
   return int64_t(log_pos) * (rel > 0 ? 1 : -1);
 }
 
+// DeBERTa's relative terms of one sequence (DisentangledSelfAttention.
+// disentangled_attention_bias), already divided by the attention scale:
+//   bias[h][i][j] = (q_i·pos_k[c2p(i, j)] + k_j·pos_q[p2c(j, i)]) / scale
+// with c2p(i, j) = clamp(rel(i, j) + span), p2c(j, i) = clamp(-rel(j, i) + span).
+// qkv: T rows of [q | k | v] (3·n_heads·head_dim); pos_q / pos_k: the
+// layer's projections of the 2·span relative embeddings; rel: bucketed
+// i - j for a T_max square.
+void disentangled_bias(const hf::Config& c, const float* qkv, size_t T, const std::vector<float>& pos_q,
+                       const std::vector<float>& pos_k, const std::vector<int64_t>& rel, size_t T_max, size_t span,
+                       std::vector<float>& bias) {
+  Backend& be = cpu_backend();
+  const size_t H = size_t(c.num_heads), hd = size_t(c.head_dim), qd = H * hd, rows = 2 * span;
+  const float scale = std::sqrt(float(hd) * float(1 + c.deberta.c2p + c.deberta.p2c));
+  std::vector<float> qh(T * hd), kh(T * hd), c2p(T * rows), p2c(T * rows);
+  auto clamp_idx = [&](int64_t r) { return size_t(std::clamp<int64_t>(r + int64_t(span), 0, int64_t(rows) - 1)); };
+  auto head_of = [&](const std::vector<float>& m, size_t h) {
+    return Tensor::borrow(DType::F32, {int64_t(rows), int64_t(qd)}, m.data(), nullptr)
+        .slice(1, int64_t(h * hd), int64_t((h + 1) * hd));
+  };
+  bias.assign(H * T * T, 0.0f);
+  for (size_t h = 0; h < H; ++h) {
+    for (size_t t = 0; t < T; ++t) {
+      std::memcpy(&qh[t * hd], qkv + t * 3 * qd + h * hd, hd * 4);
+      std::memcpy(&kh[t * hd], qkv + t * 3 * qd + qd + h * hd, hd * 4);
+    }
+    float* b = &bias[h * T * T];
+    if (c.deberta.c2p) {
+      be.linear(qh.data(), T, head_of(pos_k, h), nullptr, c2p.data(), rows);
+      for (size_t i = 0; i < T; ++i)
+        for (size_t j = 0; j < T; ++j) b[i * T + j] += c2p[i * rows + clamp_idx(rel[i * T_max + j])] / scale;
+    }
+    if (c.deberta.p2c) {
+      be.linear(kh.data(), T, head_of(pos_q, h), nullptr, p2c.data(), rows);
+      for (size_t i = 0; i < T; ++i)
+        for (size_t j = 0; j < T; ++j) b[i * T + j] += p2c[j * rows + clamp_idx(-rel[j * T_max + i])] / scale;
+    }
+  }
+}
+
 }  // namespace
 
 EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool want_hidden_states) const {
@@ -452,7 +491,7 @@ EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool w
 
   std::vector<float> qkv(N * 3 * qd), attn(N * qd), o(N * d), f(N * ff);
   std::vector<float> kc(H * T_max * hd), vc(H * T_max * hd);
-  std::vector<float> pos_q, pos_k, bias, qh, kh, c2p, p2c;
+  std::vector<float> pos_q, pos_k, bias;
   std::vector<uint8_t> mask;
   for (size_t li = 0; li < L; ++li) {
     const EncoderLayer& layer = m.layers[m.layer_of[li]];
@@ -493,36 +532,7 @@ EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool w
       const std::vector<uint8_t>& sm = batch[s].mask;
       if (std::find(sm.begin(), sm.end(), 0) != sm.end()) a.key_mask = sm.data();
       if (deberta) {
-        // score(i, j) += (q_i·pos_k[c2p(i, j)] + k_j·pos_q[p2c(j, i)]) / scale,
-        // DisentangledSelfAttention.disentangled_attention_bias
-        const float scale = std::sqrt(float(hd) * float(1 + c.deberta.c2p + c.deberta.p2c));
-        bias.assign(H * T * T, 0.0f);
-        qh.resize(T * hd);
-        kh.resize(T * hd);
-        c2p.resize(T * rows);
-        p2c.resize(T * rows);
-        auto clamp_idx = [&](int64_t r) { return size_t(std::clamp<int64_t>(r + int64_t(span), 0, int64_t(rows) - 1)); };
-        for (size_t h = 0; h < H; ++h) {
-          for (size_t t = 0; t < T; ++t) {
-            std::memcpy(&qh[t * hd], &qkv[(off + t) * 3 * qd + h * hd], hd * 4);
-            std::memcpy(&kh[t * hd], &qkv[(off + t) * 3 * qd + qd + h * hd], hd * 4);
-          }
-          float* b = &bias[h * T * T];
-          if (c.deberta.c2p) {
-            Tensor pk = Tensor::borrow(DType::F32, {int64_t(rows), int64_t(qd)}, pos_k.data(), nullptr)
-                            .slice(1, int64_t(h * hd), int64_t((h + 1) * hd));
-            be.linear(qh.data(), T, pk, nullptr, c2p.data(), rows);
-            for (size_t i = 0; i < T; ++i)
-              for (size_t j = 0; j < T; ++j) b[i * T + j] += c2p[i * rows + clamp_idx(rel[i * T_max + j])] / scale;
-          }
-          if (c.deberta.p2c) {
-            Tensor pq = Tensor::borrow(DType::F32, {int64_t(rows), int64_t(qd)}, pos_q.data(), nullptr)
-                            .slice(1, int64_t(h * hd), int64_t((h + 1) * hd));
-            be.linear(kh.data(), T, pq, nullptr, p2c.data(), rows);
-            for (size_t i = 0; i < T; ++i)
-              for (size_t j = 0; j < T; ++j) b[i * T + j] += p2c[j * rows + clamp_idx(-rel[j * T_max + i])] / scale;
-          }
-        }
+        disentangled_bias(c, qkv.data() + off * 3 * qd, T, pos_q, pos_k, rel, T_max, span, bias);
         a.score_bias = bias.data();
         a.bias_head_stride = T * T;
         a.bias_row_stride = T;
