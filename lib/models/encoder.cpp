@@ -408,43 +408,22 @@ void disentangled_bias(const hf::Config& c, const float* qkv, size_t T, const st
   }
 }
 
-}  // namespace
-
-EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool want_hidden_states) const {
-  const EncoderModel& m = *impl_;
+// The embedding output [N, hidden] of a packed batch: token + position +
+// segment embeddings, LayerNorm and the projection of factorised embeddings
+// (in DeBERTa's order when norm_before_proj is false).
+std::vector<float> embeddings(const EncoderModel& m, const std::vector<EncoderSequence>& batch,
+                              const std::vector<size_t>& offsets) {
   const hf::Config& c = m.config;
   Backend& be = cpu_backend();
-  const size_t d = size_t(c.hidden_size), E = size_t(m.token_embd->dim(1)), qd = size_t(m.q_dim);
-  const size_t H = size_t(c.num_heads), hd = size_t(c.head_dim), ff = size_t(c.intermediate_size);
+  const size_t d = size_t(c.hidden_size), E = size_t(m.token_embd->dim(1)), N = offsets.back();
   const float eps = float(c.norm_eps);
-  const int64_t limit = max_tokens();
-
-  EncoderOutput out;
-  out.hidden = c.hidden_size;
-  out.offsets.push_back(0);
-  size_t T_max = 0;
-  for (const EncoderSequence& s : batch) {
-    if (s.ids.empty()) fail("encoder: an empty sequence");
-    if (!s.token_types.empty() && s.token_types.size() != s.ids.size())
-      fail("encoder: ", s.token_types.size(), " token types for ", s.ids.size(), " tokens");
-    if (!s.mask.empty() && s.mask.size() != s.ids.size())
-      fail("encoder: an attention mask of ", s.mask.size(), " for ", s.ids.size(), " tokens");
-    if (limit > 0 && int64_t(s.ids.size()) > limit)
-      fail("encoder: a sequence of ", s.ids.size(), " tokens is longer than the model's ", limit, " positions");
-    out.offsets.push_back(out.offsets.back() + s.ids.size());
-    T_max = std::max(T_max, s.ids.size());
-  }
-  const size_t N = out.offsets.back(), L = m.layer_of.size();
-  if (N == 0) return out;
-
-  // embeddings
   std::vector<float> e(N * E), tmp(E), x(N * d);
   const int64_t pad = c.position_offset > 0 ? c.position_offset - 1 : -1;  // roberta numbering
   for (size_t s = 0; s < batch.size(); ++s) {
     const EncoderSequence& seq = batch[s];
     int64_t seen = 0;
     for (size_t t = 0; t < seq.ids.size(); ++t) {
-      float* row = &e[(out.offsets[s] + t) * E];
+      float* row = &e[(offsets[s] + t) * E];
       be.embedding(*m.token_embd, seq.ids[t], row);
       if (m.position_embd) {
         // RobertaEmbeddings: non-pad tokens count up from pad + 1, pads sit at pad
@@ -469,8 +448,41 @@ EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool w
     // DebertaV2Embeddings zeroes the rows of masked tokens
     for (size_t s = 0; s < batch.size(); ++s)
       for (size_t t = 0; t < batch[s].mask.size(); ++t)
-        if (!batch[s].mask[t]) std::fill_n(&x[(out.offsets[s] + t) * d], d, 0.0f);
+        if (!batch[s].mask[t]) std::fill_n(&x[(offsets[s] + t) * d], d, 0.0f);
   }
+  return x;
+}
+
+}  // namespace
+
+EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool want_hidden_states) const {
+  const EncoderModel& m = *impl_;
+  const hf::Config& c = m.config;
+  Backend& be = cpu_backend();
+  const size_t d = size_t(c.hidden_size), qd = size_t(m.q_dim);
+  const size_t H = size_t(c.num_heads), hd = size_t(c.head_dim), ff = size_t(c.intermediate_size);
+  const float eps = float(c.norm_eps);
+  const int64_t limit = max_tokens();
+
+  EncoderOutput out;
+  out.hidden = c.hidden_size;
+  out.offsets.push_back(0);
+  size_t T_max = 0;
+  for (const EncoderSequence& s : batch) {
+    if (s.ids.empty()) fail("encoder: an empty sequence");
+    if (!s.token_types.empty() && s.token_types.size() != s.ids.size())
+      fail("encoder: ", s.token_types.size(), " token types for ", s.ids.size(), " tokens");
+    if (!s.mask.empty() && s.mask.size() != s.ids.size())
+      fail("encoder: an attention mask of ", s.mask.size(), " for ", s.ids.size(), " tokens");
+    if (limit > 0 && int64_t(s.ids.size()) > limit)
+      fail("encoder: a sequence of ", s.ids.size(), " tokens is longer than the model's ", limit, " positions");
+    out.offsets.push_back(out.offsets.back() + s.ids.size());
+    T_max = std::max(T_max, s.ids.size());
+  }
+  const size_t N = out.offsets.back(), L = m.layer_of.size();
+  if (N == 0) return out;
+
+  std::vector<float> x = embeddings(m, batch, out.offsets);
   if (want_hidden_states) out.hidden_states.assign((L + 1) * N * d, 0.0f);
   auto record = [&](size_t slot) {
     if (want_hidden_states) std::copy(x.begin(), x.end(), out.hidden_states.begin() + ptrdiff_t(slot * N * d));
