@@ -287,6 +287,7 @@ json encoder_bench(const EncoderSpec& spec, const RunOptions& options, const Mac
   r["n_batch"] = spec.batch;
   r["seq_len"] = spec.seq_len;
   r["load_mode"] = options.load_mode == LoadMode::Mmap ? "mmap" : "read";
+  add_time_stats(r, samples_ns, double(spec.batch) * spec.seq_len, "ts");  // tokens/s, the tables' t/s
   add_time_stats(r, samples_ns, double(spec.batch), "sentences_per_s");
   r["tokens_per_s"] = double(spec.batch) * spec.seq_len * 1e9 / summarize(samples_ns).mean;
   r["peak_rss_bytes"] = peak_rss_bytes();

@@ -189,7 +189,6 @@ EncoderModel EncoderModel::build(const Weights& w) {
     m.pooling = sentence_transformers_pooling(w.path());
   }
 
-  // ALBERT applies group g's layer to layers [g·L/G, (g+1)·L/G).
   int64_t distinct = c.num_layers;
   if (c.arch == hf::Arch::Albert) {
     if (c.inner_group_num != 1) fail(w.path(), ": ALBERT with inner_group_num ", c.inner_group_num, " is not supported");
@@ -214,8 +213,11 @@ EncoderModel EncoderModel::build(const Weights& w) {
       fail(w.path(), ": ", b, " projections do not match the configuration");
     m.layers.push_back(std::move(L));
   }
+  // AlbertTransformer: group int(i / (num_hidden_layers / num_hidden_groups)), a float division
   for (int64_t i = 0; i < c.num_layers; ++i)
-    m.layer_of.push_back(size_t(c.arch == hf::Arch::Albert ? i / (c.num_layers / c.num_hidden_groups) : i));
+    m.layer_of.push_back(c.arch == hf::Arch::Albert
+                             ? size_t(double(i) / (double(c.num_layers) / double(c.num_hidden_groups)))
+                             : size_t(i));
 
   if (c.relative == hf::RelativeAttention::Deberta) {
     const auto& r = c.deberta;
@@ -367,43 +369,61 @@ int64_t log_bucket(int64_t rel, int64_t buckets, int64_t max_position) {
   return int64_t(log_pos) * (rel > 0 ? 1 : -1);
 }
 
-}  // namespace
+// DeBERTa's relative terms of one sequence (DisentangledSelfAttention.
+// disentangled_attention_bias), already divided by the attention scale:
+//   bias[h][i][j] = (q_i·pos_k[c2p(i, j)] + k_j·pos_q[p2c(j, i)]) / scale
+// with c2p(i, j) = clamp(rel(i, j) + span), p2c(j, i) = clamp(-rel(j, i) + span).
+// qkv: T rows of [q | k | v] (3·n_heads·head_dim); pos_q / pos_k: the
+// layer's projections of the 2·span relative embeddings; rel: bucketed
+// i - j for a T_max square.
+void disentangled_bias(const hf::Config& c, const float* qkv, size_t T, const std::vector<float>& pos_q,
+                       const std::vector<float>& pos_k, const std::vector<int64_t>& rel, size_t T_max, size_t span,
+                       std::vector<float>& bias) {
+  Backend& be = cpu_backend();
+  const size_t H = size_t(c.num_heads), hd = size_t(c.head_dim), qd = H * hd, rows = 2 * span;
+  const float scale = std::sqrt(float(hd) * float(1 + c.deberta.c2p + c.deberta.p2c));
+  std::vector<float> qh(T * hd), kh(T * hd), c2p(T * rows), p2c(T * rows);
+  auto clamp_idx = [&](int64_t r) { return size_t(std::clamp<int64_t>(r + int64_t(span), 0, int64_t(rows) - 1)); };
+  auto head_of = [&](const std::vector<float>& m, size_t h) {
+    return Tensor::borrow(DType::F32, {int64_t(rows), int64_t(qd)}, m.data(), nullptr)
+        .slice(1, int64_t(h * hd), int64_t((h + 1) * hd));
+  };
+  bias.assign(H * T * T, 0.0f);
+  for (size_t h = 0; h < H; ++h) {
+    for (size_t t = 0; t < T; ++t) {
+      std::memcpy(&qh[t * hd], qkv + t * 3 * qd + h * hd, hd * 4);
+      std::memcpy(&kh[t * hd], qkv + t * 3 * qd + qd + h * hd, hd * 4);
+    }
+    float* b = &bias[h * T * T];
+    if (c.deberta.c2p) {
+      be.linear(qh.data(), T, head_of(pos_k, h), nullptr, c2p.data(), rows);
+      for (size_t i = 0; i < T; ++i)
+        for (size_t j = 0; j < T; ++j) b[i * T + j] += c2p[i * rows + clamp_idx(rel[i * T_max + j])] / scale;
+    }
+    if (c.deberta.p2c) {
+      be.linear(kh.data(), T, head_of(pos_q, h), nullptr, p2c.data(), rows);
+      for (size_t i = 0; i < T; ++i)
+        for (size_t j = 0; j < T; ++j) b[i * T + j] += p2c[j * rows + clamp_idx(-rel[j * T_max + i])] / scale;
+    }
+  }
+}
 
-EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool want_hidden_states) const {
-  const EncoderModel& m = *impl_;
+// The embedding output [N, hidden] of a packed batch: token + position +
+// segment embeddings, LayerNorm and the projection of factorised embeddings
+// (in DeBERTa's order when norm_before_proj is false).
+std::vector<float> embeddings(const EncoderModel& m, const std::vector<EncoderSequence>& batch,
+                              const std::vector<size_t>& offsets) {
   const hf::Config& c = m.config;
   Backend& be = cpu_backend();
-  const size_t d = size_t(c.hidden_size), E = size_t(m.token_embd->dim(1)), qd = size_t(m.q_dim);
-  const size_t H = size_t(c.num_heads), hd = size_t(c.head_dim), ff = size_t(c.intermediate_size);
+  const size_t d = size_t(c.hidden_size), E = size_t(m.token_embd->dim(1)), N = offsets.back();
   const float eps = float(c.norm_eps);
-  const int64_t limit = max_tokens();
-
-  EncoderOutput out;
-  out.hidden = c.hidden_size;
-  out.offsets.push_back(0);
-  size_t T_max = 0;
-  for (const EncoderSequence& s : batch) {
-    if (s.ids.empty()) fail("encoder: an empty sequence");
-    if (!s.token_types.empty() && s.token_types.size() != s.ids.size())
-      fail("encoder: ", s.token_types.size(), " token types for ", s.ids.size(), " tokens");
-    if (!s.mask.empty() && s.mask.size() != s.ids.size())
-      fail("encoder: an attention mask of ", s.mask.size(), " for ", s.ids.size(), " tokens");
-    if (limit > 0 && int64_t(s.ids.size()) > limit)
-      fail("encoder: a sequence of ", s.ids.size(), " tokens is longer than the model's ", limit, " positions");
-    out.offsets.push_back(out.offsets.back() + s.ids.size());
-    T_max = std::max(T_max, s.ids.size());
-  }
-  const size_t N = out.offsets.back(), L = m.layer_of.size();
-  if (N == 0) return out;
-
-  // embeddings
   std::vector<float> e(N * E), tmp(E), x(N * d);
   const int64_t pad = c.position_offset > 0 ? c.position_offset - 1 : -1;  // roberta numbering
   for (size_t s = 0; s < batch.size(); ++s) {
     const EncoderSequence& seq = batch[s];
     int64_t seen = 0;
     for (size_t t = 0; t < seq.ids.size(); ++t) {
-      float* row = &e[(out.offsets[s] + t) * E];
+      float* row = &e[(offsets[s] + t) * E];
       be.embedding(*m.token_embd, seq.ids[t], row);
       if (m.position_embd) {
         // RobertaEmbeddings: non-pad tokens count up from pad + 1, pads sit at pad
@@ -428,8 +448,41 @@ EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool w
     // DebertaV2Embeddings zeroes the rows of masked tokens
     for (size_t s = 0; s < batch.size(); ++s)
       for (size_t t = 0; t < batch[s].mask.size(); ++t)
-        if (!batch[s].mask[t]) std::fill_n(&x[(out.offsets[s] + t) * d], d, 0.0f);
+        if (!batch[s].mask[t]) std::fill_n(&x[(offsets[s] + t) * d], d, 0.0f);
   }
+  return x;
+}
+
+}  // namespace
+
+EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool want_hidden_states) const {
+  const EncoderModel& m = *impl_;
+  const hf::Config& c = m.config;
+  Backend& be = cpu_backend();
+  const size_t d = size_t(c.hidden_size), qd = size_t(m.q_dim);
+  const size_t H = size_t(c.num_heads), hd = size_t(c.head_dim), ff = size_t(c.intermediate_size);
+  const float eps = float(c.norm_eps);
+  const int64_t limit = max_tokens();
+
+  EncoderOutput out;
+  out.hidden = c.hidden_size;
+  out.offsets.push_back(0);
+  size_t T_max = 0;
+  for (const EncoderSequence& s : batch) {
+    if (s.ids.empty()) fail("encoder: an empty sequence");
+    if (!s.token_types.empty() && s.token_types.size() != s.ids.size())
+      fail("encoder: ", s.token_types.size(), " token types for ", s.ids.size(), " tokens");
+    if (!s.mask.empty() && s.mask.size() != s.ids.size())
+      fail("encoder: an attention mask of ", s.mask.size(), " for ", s.ids.size(), " tokens");
+    if (limit > 0 && int64_t(s.ids.size()) > limit)
+      fail("encoder: a sequence of ", s.ids.size(), " tokens is longer than the model's ", limit, " positions");
+    out.offsets.push_back(out.offsets.back() + s.ids.size());
+    T_max = std::max(T_max, s.ids.size());
+  }
+  const size_t N = out.offsets.back(), L = m.layer_of.size();
+  if (N == 0) return out;
+
+  std::vector<float> x = embeddings(m, batch, out.offsets);
   if (want_hidden_states) out.hidden_states.assign((L + 1) * N * d, 0.0f);
   auto record = [&](size_t slot) {
     if (want_hidden_states) std::copy(x.begin(), x.end(), out.hidden_states.begin() + ptrdiff_t(slot * N * d));
@@ -450,7 +503,7 @@ EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool w
 
   std::vector<float> qkv(N * 3 * qd), attn(N * qd), o(N * d), f(N * ff);
   std::vector<float> kc(H * T_max * hd), vc(H * T_max * hd);
-  std::vector<float> pos_q, pos_k, bias, qh, kh, c2p, p2c;
+  std::vector<float> pos_q, pos_k, bias;
   std::vector<uint8_t> mask;
   for (size_t li = 0; li < L; ++li) {
     const EncoderLayer& layer = m.layers[m.layer_of[li]];
@@ -491,36 +544,7 @@ EncoderOutput Encoder::forward(const std::vector<EncoderSequence>& batch, bool w
       const std::vector<uint8_t>& sm = batch[s].mask;
       if (std::find(sm.begin(), sm.end(), 0) != sm.end()) a.key_mask = sm.data();
       if (deberta) {
-        // score(i, j) += (q_i·pos_k[c2p(i, j)] + k_j·pos_q[p2c(j, i)]) / scale,
-        // DisentangledSelfAttention.disentangled_attention_bias
-        const float scale = std::sqrt(float(hd) * float(1 + c.deberta.c2p + c.deberta.p2c));
-        bias.assign(H * T * T, 0.0f);
-        qh.resize(T * hd);
-        kh.resize(T * hd);
-        c2p.resize(T * rows);
-        p2c.resize(T * rows);
-        auto clamp_idx = [&](int64_t r) { return size_t(std::clamp<int64_t>(r + int64_t(span), 0, int64_t(rows) - 1)); };
-        for (size_t h = 0; h < H; ++h) {
-          for (size_t t = 0; t < T; ++t) {
-            std::memcpy(&qh[t * hd], &qkv[(off + t) * 3 * qd + h * hd], hd * 4);
-            std::memcpy(&kh[t * hd], &qkv[(off + t) * 3 * qd + qd + h * hd], hd * 4);
-          }
-          float* b = &bias[h * T * T];
-          if (c.deberta.c2p) {
-            Tensor pk = Tensor::borrow(DType::F32, {int64_t(rows), int64_t(qd)}, pos_k.data(), nullptr)
-                            .slice(1, int64_t(h * hd), int64_t((h + 1) * hd));
-            be.linear(qh.data(), T, pk, nullptr, c2p.data(), rows);
-            for (size_t i = 0; i < T; ++i)
-              for (size_t j = 0; j < T; ++j) b[i * T + j] += c2p[i * rows + clamp_idx(rel[i * T_max + j])] / scale;
-          }
-          if (c.deberta.p2c) {
-            Tensor pq = Tensor::borrow(DType::F32, {int64_t(rows), int64_t(qd)}, pos_q.data(), nullptr)
-                            .slice(1, int64_t(h * hd), int64_t((h + 1) * hd));
-            be.linear(kh.data(), T, pq, nullptr, p2c.data(), rows);
-            for (size_t i = 0; i < T; ++i)
-              for (size_t j = 0; j < T; ++j) b[i * T + j] += p2c[j * rows + clamp_idx(-rel[j * T_max + i])] / scale;
-          }
-        }
+        disentangled_bias(c, qkv.data() + off * 3 * qd, T, pos_q, pos_k, rel, T_max, span, bias);
         a.score_bias = bias.data();
         a.bias_head_stride = T * T;
         a.bias_row_stride = T;

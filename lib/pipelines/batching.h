@@ -9,6 +9,11 @@
 
 namespace tf::pipelines::detail {
 
+// Hugging Face tokenizers split special tokens written in the text ("[SEP]",
+// "<mask>") out as those tokens; so do the pipelines.
+inline constexpr EncodeOptions kRaw{false, true};          // no template: pieces of a pair / window
+inline constexpr EncodeOptions kWithSpecials{true, true};  // with the single-text template
+
 // Segment ids only for models that have segment embeddings (RoBERTa's
 // tokenizer does not return token_type_ids).
 EncoderSequence to_sequence(const Encoding& e, const hf::Config& c);

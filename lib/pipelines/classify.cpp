@@ -14,9 +14,9 @@ namespace {
 
 Encoding encode_pair(const TextModel& m, const std::string& a, const std::string* b) {
   const Tokenizer& tok = m.tok();
-  Encoding ea = tok.encode_with_offsets(a, {false, false});
+  Encoding ea = tok.encode_with_offsets(a, detail::kRaw);
   if (!b) return detail::truncate(tok, ea, m.max_tokens());
-  Encoding eb = tok.encode_with_offsets(*b, {false, false});
+  Encoding eb = tok.encode_with_offsets(*b, detail::kRaw);
   // truncation="only_first", as the zero-shot pipeline asks
   size_t room = m.max_tokens();
   size_t fixed = eb.size() + tok.num_added_tokens(true);

@@ -19,7 +19,7 @@ std::vector<Embedding> embed(const TextModel& m, const std::vector<std::string>&
   const Tokenizer& tok = m.tok();
   std::vector<EncoderSequence> seqs;
   for (const std::string& t : texts)
-    seqs.push_back(detail::to_sequence(detail::truncate(tok, tok.encode_with_offsets(t, {false, false}), m.max_tokens()),
+    seqs.push_back(detail::to_sequence(detail::truncate(tok, tok.encode_with_offsets(t, detail::kRaw), m.max_tokens()),
                                        m.encoder->config()));
   std::vector<Embedding> result(texts.size());
   const size_t d = size_t(m.encoder->hidden_size());

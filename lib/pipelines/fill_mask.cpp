@@ -23,7 +23,7 @@ std::vector<std::vector<MaskPrediction>> fill_mask(const TextModel& m, const std
   const TokenId mask = mask_token(tok);
   std::vector<EncoderSequence> seqs;
   for (const std::string& t : texts) {
-    Encoding e = tok.encode_with_offsets(t, {true, true});
+    Encoding e = tok.encode_with_offsets(t, detail::kWithSpecials);
     if (std::find(e.ids.begin(), e.ids.end(), mask) == e.ids.end())
       fail("fill-mask: no ", tok.piece(mask), " token in \"", t, "\"");
     if (e.size() > m.max_tokens()) fail("fill-mask: ", e.size(), " tokens exceed the model's ", m.max_tokens());

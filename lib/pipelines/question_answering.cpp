@@ -56,8 +56,8 @@ std::vector<std::vector<Answer>> answer_questions(const TextModel& m, const std:
   const size_t stride = std::min(o.doc_stride, max_len / 2);
   std::vector<Window> wins;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Encoding q = tok.encode_with_offsets(inputs[i].question, {false, false});
-    Encoding ctx = tok.encode_with_offsets(inputs[i].context, {false, false});
+    Encoding q = tok.encode_with_offsets(inputs[i].question, detail::kRaw);
+    Encoding ctx = tok.encode_with_offsets(inputs[i].context, detail::kRaw);
     size_t added = tok.num_added_tokens(true);
     if (q.size() + added + 1 > max_len)
       fail("qa: the question (", q.size(), " tokens) leaves no room for the context in ", max_len, " tokens");

@@ -130,7 +130,7 @@ std::vector<std::vector<Entity>> token_classify(const TextModel& m, const std::v
   std::vector<Encoding> encodings;
   std::vector<EncoderSequence> seqs;
   for (const std::string& t : texts) {
-    Encoding e = tok.encode_with_offsets(t, {true, false});
+    Encoding e = tok.encode_with_offsets(t, detail::kWithSpecials);
     if (e.size() > m.max_tokens()) fail("token-classify: ", e.size(), " tokens exceed the model's ", m.max_tokens());
     seqs.push_back(detail::to_sequence(e, c));
     encodings.push_back(std::move(e));

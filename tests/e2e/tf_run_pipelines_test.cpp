@@ -119,6 +119,8 @@ TEST(TfRunEncoders, PipelinesAnswerJsonlInInputOrder) {
 
   auto bad = run_shell("tf-run classify -m " + model + " --jsonl-in " + (tmp / "missing.jsonl"));
   EXPECT_EQ(bad.exit_code, 1);
+  auto no_input = run_shell("tf-run classify -m " + model);
+  EXPECT_EQ(no_input.exit_code, 2);
   auto wrong_head = run_shell("tf-run qa -m " + model + " -q where --context paris");
   EXPECT_EQ(wrong_head.exit_code, 1);
   EXPECT_NE(wrong_head.err.find("ForQuestionAnswering"), std::string::npos) << wrong_head.err;

@@ -10,6 +10,7 @@
 //   out_t = LN(LN(x_t + mean_j x_j) + 0),  x_t = LN(onehot(id_t)),
 // and the task head is applied to it as transformers does.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -39,6 +40,15 @@ inline int32_t fixture_id(const std::string& piece) {
   return -1;
 }
 
+// Which encoder family the fixture is: BERT with a WordPiece vocabulary, or
+// RoBERTa with a byte-level BPE one (roberta_fixture below).
+struct FixtureModel {
+  std::string model_type = "bert", base = "bert.";
+  std::vector<std::string> vocab;
+  nlohmann::json tokenizer;
+  int64_t hidden = kFixtureHidden;
+};
+
 struct HeadWeights {
   std::string architecture;  // BertForTokenClassification, ...
   std::map<std::string, std::pair<Shape, std::vector<float>>> tensors;  // HF names
@@ -46,26 +56,9 @@ struct HeadWeights {
   std::string problem_type;  // "" = absent
 };
 
-inline void write_fixture(const std::string& dir, const HeadWeights& head) {
+inline FixtureModel bert_fixture() {
   using nlohmann::json;
   const auto& vocab = fixture_vocab();
-  const int64_t d = kFixtureHidden, V = int64_t(vocab.size()), ff = 4;
-  json config = {{"architectures", {head.architecture}}, {"model_type", "bert"}, {"hidden_size", d},
-                 {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"intermediate_size", ff},
-                 {"max_position_embeddings", 64}, {"type_vocab_size", 2}, {"vocab_size", V},
-                 {"layer_norm_eps", 1e-12}, {"hidden_act", "gelu"}, {"pad_token_id", 0}};
-  if (!head.id2label.empty()) {
-    json id2label = json::object(), label2id = json::object();
-    for (const auto& [id, l] : head.id2label) {
-      id2label[std::to_string(id)] = l;
-      label2id[l] = id;
-    }
-    config["id2label"] = id2label;
-    config["label2id"] = label2id;
-  }
-  if (!head.problem_type.empty()) config["problem_type"] = head.problem_type;
-  std::ofstream(dir + "/config.json") << config.dump(2);
-
   json added = json::array();
   for (int i = 0; i < 5; ++i)
     added.push_back({{"id", i}, {"content", vocab[size_t(i)]}, {"single_word", false}, {"lstrip", false},
@@ -89,7 +82,34 @@ inline void write_fixture(const std::string& dir, const HeadWeights& head) {
       {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
       {"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"continuing_subword_prefix", "##"},
                  {"max_input_chars_per_word", 100}, {"vocab", v}}}};
-  std::ofstream(dir + "/tokenizer.json") << tok.dump(2);
+  FixtureModel fm;
+  fm.vocab = vocab;
+  fm.tokenizer = tok;
+  return fm;
+}
+
+inline void write_fixture(const std::string& dir, const HeadWeights& head, const FixtureModel& fm = bert_fixture()) {
+  using nlohmann::json;
+  const int64_t d = fm.hidden, V = int64_t(fm.vocab.size()), ff = 4;
+  const bool roberta = fm.model_type == "roberta";
+  const int64_t positions = roberta ? 66 : 64, types = roberta ? 1 : 2;  // RoBERTa numbers positions from pad + 1
+  json config = {{"architectures", {head.architecture}}, {"model_type", fm.model_type}, {"hidden_size", d},
+                 {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"intermediate_size", ff},
+                 {"max_position_embeddings", positions}, {"type_vocab_size", types}, {"vocab_size", V},
+                 {"layer_norm_eps", 1e-12}, {"hidden_act", "gelu"}, {"pad_token_id", roberta ? 1 : 0}};
+  if (!head.id2label.empty()) {
+    json id2label = json::object(), label2id = json::object();
+    for (const auto& [id, l] : head.id2label) {
+      id2label[std::to_string(id)] = l;
+      label2id[l] = id;
+    }
+    config["id2label"] = id2label;
+    config["label2id"] = label2id;
+  }
+  if (!head.problem_type.empty()) config["problem_type"] = head.problem_type;
+  std::ofstream(dir + "/config.json") << config.dump(2);
+
+  std::ofstream(dir + "/tokenizer.json") << fm.tokenizer.dump(2);
 
   safetensors::Writer w;
   w.set_metadata("format", "pt");
@@ -107,12 +127,13 @@ inline void write_fixture(const std::string& dir, const HeadWeights& head) {
   };
   std::vector<float> embd(size_t(V * d), 0.0f);
   for (int64_t i = 0; i < V; ++i) embd[size_t(i * d + i)] = 1.0f;
-  add("bert.embeddings.word_embeddings.weight", {V, d}, embd);
-  add("bert.embeddings.position_embeddings.weight", {64, d}, zeros(64 * d));
-  add("bert.embeddings.token_type_embeddings.weight", {2, d}, zeros(2 * d));
-  add("bert.embeddings.LayerNorm.weight", {d}, ones(d));
-  add("bert.embeddings.LayerNorm.bias", {d}, zeros(d));
-  const std::string l = "bert.encoder.layer.0.";
+  const std::string& base = fm.base;
+  add(base + "embeddings.word_embeddings.weight", {V, d}, embd);
+  add(base + "embeddings.position_embeddings.weight", {positions, d}, zeros(positions * d));
+  add(base + "embeddings.token_type_embeddings.weight", {types, d}, zeros(types * d));
+  add(base + "embeddings.LayerNorm.weight", {d}, ones(d));
+  add(base + "embeddings.LayerNorm.bias", {d}, zeros(d));
+  const std::string l = base + "encoder.layer.0.";
   for (const char* p : {"attention.self.query", "attention.self.key"}) {
     add(l + p + ".weight", {d, d}, zeros(d * d));
     add(l + p + ".bias", {d}, zeros(d));
@@ -133,6 +154,69 @@ inline void write_fixture(const std::string& dir, const HeadWeights& head) {
   w.write(dir + "/model.safetensors");
 }
 
+// A RoBERTa-style vocabulary: GPT-2 byte-level BPE whose merges build each
+// of `words` (spelled with Ġ for a leading space) from its characters, and
+// RobertaProcessing's <s> A </s></s> B </s>. Token ids: the five specials,
+// then every character, then every longer prefix of the words.
+inline FixtureModel roberta_fixture(const std::vector<std::string>& words, int64_t hidden) {
+  using nlohmann::json;
+  FixtureModel fm;
+  fm.model_type = "roberta";
+  fm.base = "roberta.";
+  fm.hidden = hidden;
+  fm.vocab = {"<s>", "<pad>", "</s>", "<unk>", "<mask>"};
+  auto chars = [](const std::string& w) {
+    std::vector<std::string> c;
+    for (size_t i = 0; i < w.size();) {
+      size_t n = 1;
+      while (i + n < w.size() && (static_cast<unsigned char>(w[i + n]) & 0xC0) == 0x80) ++n;
+      c.push_back(w.substr(i, n));
+      i += n;
+    }
+    return c;
+  };
+  auto add_piece = [&](const std::string& p) {
+    if (std::find(fm.vocab.begin(), fm.vocab.end(), p) == fm.vocab.end()) fm.vocab.push_back(p);
+  };
+  for (const std::string& w : words)
+    for (const std::string& c : chars(w)) add_piece(c);
+  json merges = json::array();
+  for (const std::string& w : words) {
+    std::vector<std::string> c = chars(w);
+    std::string prefix = c[0];
+    for (size_t i = 1; i < c.size(); ++i) {
+      std::string merged = prefix + c[i];
+      if (std::find(fm.vocab.begin(), fm.vocab.end(), merged) == fm.vocab.end()) {
+        merges.push_back(prefix + " " + c[i]);
+        add_piece(merged);
+      }
+      prefix = merged;
+    }
+  }
+  json added = json::array(), v = json::object();
+  for (int i = 0; i < 5; ++i)
+    added.push_back({{"id", i}, {"content", fm.vocab[size_t(i)]}, {"single_word", false}, {"lstrip", i == 4},
+                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+  for (size_t i = 0; i < fm.vocab.size(); ++i) v[fm.vocab[i]] = i;
+  fm.tokenizer = {
+      {"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"post_processor", {{"type", "RobertaProcessing"}, {"sep", {"</s>", 2}}, {"cls", {"<s>", 0}},
+                          {"trim_offsets", true}, {"add_prefix_space", false}}},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"continuing_subword_prefix", ""},
+                 {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", v},
+                 {"merges", merges}}}};
+  return fm;
+}
+
+inline int32_t piece_id(const FixtureModel& fm, const std::string& piece) {
+  for (size_t i = 0; i < fm.vocab.size(); ++i)
+    if (fm.vocab[i] == piece) return int32_t(i);
+  return -1;
+}
+
 // ---------------------------------------------------------------- the reference
 
 inline std::vector<float> ref_layer_norm(std::vector<float> x) {
@@ -145,9 +229,9 @@ inline std::vector<float> ref_layer_norm(std::vector<float> x) {
   return x;
 }
 
-// out rows of the fixture encoder for these ids
-inline std::vector<std::vector<float>> ref_encoder(const std::vector<int32_t>& ids) {
-  const size_t d = size_t(kFixtureHidden), T = ids.size();
+// out rows of the fixture encoder (hidden size d) for these ids
+inline std::vector<std::vector<float>> ref_encoder(const std::vector<int32_t>& ids, int64_t hidden = kFixtureHidden) {
+  const size_t d = size_t(hidden), T = ids.size();
   std::vector<std::vector<float>> x(T, std::vector<float>(d, 0.0f));
   for (size_t t = 0; t < T; ++t) {
     x[t][size_t(ids[t])] = 1.0f;

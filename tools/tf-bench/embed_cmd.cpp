@@ -1,6 +1,7 @@
 // embed -m MODEL [-b 1,32] [--seq-len N] [-t N]: encoder throughput in sentences/s.
 #include <memory>
 
+#include "common/tool.h"
 #include "tf-bench/commands.h"
 #include "tf/bench.h"
 #include "tf/bench_report.h"
@@ -14,6 +15,7 @@ void add_embed(CLI::App& app) {
     std::vector<int> batch{1, 32}, threads{1};
     int seq_len = 32;
     bench::RunOptions run;
+    LoadMode load_mode = kDefaultModelLoadMode;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("embed", "encoder throughput (sentences/s) over batches of random sequences");
@@ -32,7 +34,9 @@ void add_embed(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "jsonl | json | csv | md | sql")
       ->check(CLI::IsMember({"jsonl", "json", "csv", "md", "sql"}))
       ->capture_default_str();
+  tool::add_load_mode_flags(cmd, o->load_mode);
   cmd->callback([o] {
+    o->run.load_mode = o->load_mode;
     std::string model = io::resolve_model_arg(o->model, std::cin);
     auto writer = bench::make_writer(*bench::format_from_name(o->output), bench::stdout_sink());
     bench::Machine machine = bench::probe_machine();

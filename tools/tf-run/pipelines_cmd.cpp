@@ -50,11 +50,11 @@ std::string field(const json& j, const char* key, const std::string& where) {
 template <class Input, class Parse, class Run>
 void for_inputs(const PipelineFlags& f, std::optional<Input> single, Parse parse, Run run) {
   if (f.jsonl.empty()) {
-    if (!single) fail("give the input with its flags or --jsonl-in FILE");
+    if (!single) throw CLI::ValidationError("give the input with its flags or --jsonl-in FILE");
     run(std::vector<Input>{*single}, std::vector<json>{nullptr});
     return;
   }
-  if (single) fail("--jsonl-in does not combine with an input given by flags");
+  if (single) throw CLI::ValidationError("--jsonl-in does not combine with an input given by flags");
   std::vector<Input> chunk;
   std::vector<json> lines;
   const size_t chunk_size = std::max<size_t>(f.batch * 4, 64);
