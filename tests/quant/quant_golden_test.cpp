@@ -215,8 +215,8 @@ TEST_P(QuantGoldenTest, BytesAndFloatsMatchGgml) {
   const std::vector<float> w = testing::golden_importance(kCols);
   const size_t row_size = *row_bytes(g.type, kCols);
   std::vector<uint8_t> q(row_size * testing::kGoldenRows);
-  const size_t written = quantize_rows(g.type, x.data(), q.data(), testing::kGoldenRows, kCols,
-                                       g.with_importance ? w.data() : nullptr);
+  const size_t written =
+      quantize_rows(g.type, x.data(), q.data(), testing::kGoldenRows, kCols, g.with_importance ? w.data() : nullptr);
   ASSERT_EQ(written, q.size());
   EXPECT_EQ(fnv1a(q.data(), q.size()), g.quantized_hash);
   if (g.dequantized_hash == 0) return;
@@ -238,7 +238,8 @@ void check_special(const Golden& g, const std::vector<float>& w) {
   const std::vector<float> x = testing::special_input(kSpecialCols);
   const size_t row_size = *row_bytes(g.type, kSpecialCols);
   std::vector<uint8_t> q(row_size * testing::kSpecialRows);
-  quantize_rows(g.type, x.data(), q.data(), testing::kSpecialRows, kSpecialCols, g.with_importance ? w.data() : nullptr);
+  quantize_rows(g.type, x.data(), q.data(), testing::kSpecialRows, kSpecialCols,
+                g.with_importance ? w.data() : nullptr);
   EXPECT_EQ(fnv1a(q.data(), q.size()), g.quantized_hash);
   if (g.dequantized_hash == 0) return;
   std::vector<float> y(x.size());

@@ -31,14 +31,12 @@ struct Quality {
 };
 
 constexpr Quality kQuality[] = {
-    {DType::F32, 0.0},        {DType::F16, 2.5e-4},     {DType::BF16, 2e-3},
-    {DType::Q8_0, 0.0125},    {DType::Q5_0, 0.10},      {DType::Q5_1, 0.062},
-    {DType::Q4_0, 0.20},      {DType::Q4_1, 0.125},     {DType::Q6_K, 0.038},
-    {DType::Q5_K, 0.061},     {DType::Q4_K, 0.118},     {DType::Q3_K, 0.26},
-    {DType::Q2_K, 0.35},      {DType::Q8_K, 0.026},     {DType::IQ4_NL, 0.145},
-    {DType::IQ4_XS, 0.146},   {DType::IQ3_S, 0.277},    {DType::IQ3_XXS, 0.365},
-    {DType::IQ2_S, 0.595},    {DType::IQ2_XS, 0.592},   {DType::IQ2_XXS, 0.75},
-    {DType::IQ1_M, 0.672},    {DType::IQ1_S, 0.78},     {DType::TQ1_0, 0.80},
+    {DType::F32, 0.0},      {DType::F16, 2.5e-4},    {DType::BF16, 2e-3},    {DType::Q8_0, 0.0125},
+    {DType::Q5_0, 0.10},    {DType::Q5_1, 0.062},    {DType::Q4_0, 0.20},    {DType::Q4_1, 0.125},
+    {DType::Q6_K, 0.038},   {DType::Q5_K, 0.061},    {DType::Q4_K, 0.118},   {DType::Q3_K, 0.26},
+    {DType::Q2_K, 0.35},    {DType::Q8_K, 0.026},    {DType::IQ4_NL, 0.145}, {DType::IQ4_XS, 0.146},
+    {DType::IQ3_S, 0.277},  {DType::IQ3_XXS, 0.365}, {DType::IQ2_S, 0.595},  {DType::IQ2_XS, 0.592},
+    {DType::IQ2_XXS, 0.75}, {DType::IQ1_M, 0.672},   {DType::IQ1_S, 0.78},   {DType::TQ1_0, 0.80},
     {DType::TQ2_0, 0.80},
 };
 
@@ -88,7 +86,8 @@ TEST_P(QuantQualityTest, ImportanceDoesNotHurtWeightedError) {
   const std::vector<float> w = testing::golden_importance(kCols);
   auto weighted_error = [&](const std::vector<float>& y) {
     double e = 0;
-    for (int i = 0; i < kCols; ++i) e += w[size_t(i)] * (double(x[size_t(i)]) - y[size_t(i)]) * (x[size_t(i)] - y[size_t(i)]);
+    for (int i = 0; i < kCols; ++i)
+      e += w[size_t(i)] * (double(x[size_t(i)]) - y[size_t(i)]) * (x[size_t(i)] - y[size_t(i)]);
     return e;
   };
   const double plain = weighted_error(round_trip(q.type, x.data(), 1, kCols, nullptr));
