@@ -15,6 +15,7 @@
 // importance: ggml refuses to quantize them without.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -188,6 +189,10 @@ constexpr Golden kGoldenZeroImportance[] = {
     {DType::TQ2_0, false, 0x99af8454ff221fdaull, 0x0145ef4e0579938dull},
     {DType::TQ2_0, true, 0x99af8454ff221fdaull, 0x0145ef4e0579938dull},
 };
+
+void PrintTo(const Golden& g, std::ostream* os) {
+  *os << dtype_name(g.type) << (g.with_importance ? " with importance" : " without importance");
+}
 
 std::string golden_name(const ::testing::TestParamInfo<Golden>& info) {
   return std::string(dtype_name(info.param.type)) + (info.param.with_importance ? "_imatrix" : "_plain");

@@ -2,10 +2,12 @@
 // bit-exactness with ggml is quant_golden_test.cpp's job).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +41,9 @@ constexpr Quality kQuality[] = {
     {DType::IQ2_XXS, 0.75}, {DType::IQ1_M, 0.672},   {DType::IQ1_S, 0.78},   {DType::TQ1_0, 0.80},
     {DType::TQ2_0, 0.80},
 };
+
+// Readable parameter names in ctest's listing.
+void PrintTo(const Quality& q, std::ostream* os) { *os << dtype_name(q.type); }
 
 std::vector<float> round_trip(DType t, const float* x, int64_t nrows, int64_t n, const float* importance) {
   const size_t row_size = *row_bytes(t, uint64_t(n));
@@ -222,6 +227,22 @@ TEST(QuantEdgeCases, RowsAreIndependent) {
       quantize_rows(t, x.data() + r * 512, one.data(), 1, 512, w.data());
       EXPECT_EQ(0, std::memcmp(one.data(), batch.data() + r * rs, rs)) << dtype_name(t) << " row " << r;
     }
+  }
+}
+
+// Any bytes are a valid block: every index a block holds is masked to its
+// table's size, so dequantizing garbage reads nothing out of bounds (run
+// under TF_SANITIZE to check) and never throws.
+TEST(QuantEdgeCases, DequantizeArbitraryBytes) {
+  testing::SignalGenerator gen(99);
+  std::vector<uint8_t> bytes(4096);
+  for (uint8_t& b : bytes) b = uint8_t(gen.next() >> 56);
+  std::vector<float> y(1024);
+  for (DType t : all_targets()) {
+    if (t == DType::Q8_1) continue;
+    const int64_t n = int64_t(std::min<uint64_t>(1024, bytes.size() / traits(t).type_size * traits(t).block_size));
+    const int64_t whole = n / traits(t).block_size * traits(t).block_size;
+    EXPECT_NO_THROW(dequantize_row(t, bytes.data(), y.data(), whole)) << dtype_name(t);
   }
 }
 
