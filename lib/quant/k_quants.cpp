@@ -4,9 +4,9 @@
 //
 // Without importance weights each type runs ggml's reference quantizer; with
 // them, the weighted search (importance * sqrt(sigma^2 + x^2)) of
-// ggml's quantize_row_*_impl. Either way, after the scales are rounded, every
-// code is re-derived from the stored (f16-rounded) scales, which is what
-// makes the result reproducible from the file alone.
+// ggml's quantize_row_*_impl. Either way, once the scales are rounded, every
+// code is re-derived from the stored (f16-rounded) scales, so that the codes
+// fit the scales a reader will multiply them by.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
