@@ -43,10 +43,10 @@ const std::vector<float>& importance() {
   return w;
 }
 
-constexpr DType kTypes[] = {DType::F16,    DType::BF16,    DType::Q8_0,   DType::Q5_0,   DType::Q5_1,  DType::Q4_0,
-                            DType::Q4_1,   DType::Q6_K,    DType::Q5_K,   DType::Q4_K,   DType::Q3_K,  DType::Q2_K,
-                            DType::IQ4_NL, DType::IQ4_XS,  DType::IQ3_S,  DType::IQ3_XXS, DType::IQ2_S, DType::IQ2_XS,
-                            DType::IQ2_XXS, DType::IQ1_M,  DType::IQ1_S,  DType::TQ1_0,  DType::TQ2_0};
+constexpr DType kTypes[] = {DType::F16,     DType::BF16,   DType::Q8_0,  DType::Q5_0,    DType::Q5_1,  DType::Q4_0,
+                            DType::Q4_1,    DType::Q6_K,   DType::Q5_K,  DType::Q4_K,    DType::Q3_K,  DType::Q2_K,
+                            DType::IQ4_NL,  DType::IQ4_XS, DType::IQ3_S, DType::IQ3_XXS, DType::IQ2_S, DType::IQ2_XS,
+                            DType::IQ2_XXS, DType::IQ1_M,  DType::IQ1_S, DType::TQ1_0,   DType::TQ2_0};
 
 void quantize(benchmark::State& state, DType t, bool with_importance) {
   const size_t row_size = *tf::row_bytes(t, kCols);
@@ -67,7 +67,8 @@ void dequantize(benchmark::State& state, DType t) {
   tf::quant::quantize_rows(t, weights().data(), q.data(), kRows, kCols, importance().data());
   std::vector<float> y(size_t(kRows * kCols));
   for (auto _ : state) {
-    for (int64_t r = 0; r < kRows; ++r) tf::quant::dequantize_row(t, q.data() + r * row_size, y.data() + r * kCols, kCols);
+    for (int64_t r = 0; r < kRows; ++r)
+      tf::quant::dequantize_row(t, q.data() + r * row_size, y.data() + r * kCols, kCols);
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["elem/s"] =

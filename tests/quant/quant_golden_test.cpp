@@ -15,6 +15,7 @@
 // importance: ggml refuses to quantize them without.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -189,6 +190,10 @@ constexpr Golden kGoldenZeroImportance[] = {
     {DType::TQ2_0, true, 0x99af8454ff221fdaull, 0x0145ef4e0579938dull},
 };
 
+void PrintTo(const Golden& g, std::ostream* os) {
+  *os << dtype_name(g.type) << (g.with_importance ? " with importance" : " without importance");
+}
+
 std::string golden_name(const ::testing::TestParamInfo<Golden>& info) {
   return std::string(dtype_name(info.param.type)) + (info.param.with_importance ? "_imatrix" : "_plain");
 }
@@ -215,8 +220,8 @@ TEST_P(QuantGoldenTest, BytesAndFloatsMatchGgml) {
   const std::vector<float> w = testing::golden_importance(kCols);
   const size_t row_size = *row_bytes(g.type, kCols);
   std::vector<uint8_t> q(row_size * testing::kGoldenRows);
-  const size_t written = quantize_rows(g.type, x.data(), q.data(), testing::kGoldenRows, kCols,
-                                       g.with_importance ? w.data() : nullptr);
+  const size_t written =
+      quantize_rows(g.type, x.data(), q.data(), testing::kGoldenRows, kCols, g.with_importance ? w.data() : nullptr);
   ASSERT_EQ(written, q.size());
   EXPECT_EQ(fnv1a(q.data(), q.size()), g.quantized_hash);
   if (g.dequantized_hash == 0) return;
@@ -238,7 +243,8 @@ void check_special(const Golden& g, const std::vector<float>& w) {
   const std::vector<float> x = testing::special_input(kSpecialCols);
   const size_t row_size = *row_bytes(g.type, kSpecialCols);
   std::vector<uint8_t> q(row_size * testing::kSpecialRows);
-  quantize_rows(g.type, x.data(), q.data(), testing::kSpecialRows, kSpecialCols, g.with_importance ? w.data() : nullptr);
+  quantize_rows(g.type, x.data(), q.data(), testing::kSpecialRows, kSpecialCols,
+                g.with_importance ? w.data() : nullptr);
   EXPECT_EQ(fnv1a(q.data(), q.size()), g.quantized_hash);
   if (g.dequantized_hash == 0) return;
   std::vector<float> y(x.size());
