@@ -430,7 +430,7 @@ TEST(QuantMatmul, DotKernelsEveryTypeAndLevel) {
   for (DType t : kQuantTypes) {
     const size_t bs = traits(t).block_size;
     const Case cases[] = {{1, 1, bs}, {1, 7, 3 * bs}, {2, 5, 2 * bs}, {3, 9, bs}, {5, 17, 2 * bs}, {1, 33, 4 * bs},
-                          {70, 6, bs}};
+                          {70, 6, bs}, {23, 45, 2 * bs}, {17, 64, bs}};
     for (int level : isa_levels())
       for (const Case& c : cases) {
         check_dot(t, c, level, pool, (c.N & 1) != 0, (c.M & 1) != 0);

@@ -44,9 +44,12 @@ struct TypeKernels {
   PackWFn pack_w = nullptr;        // for the f32 GEMM engine (nullptr: no GEMM path)
   PackWFn pack_w_bf16 = nullptr;   // for the bf16 dot-product engine (bf16 W only)
   // Largest M that Auto sends to dot_rows rather than the GEMM; 0: the
-  // driver's default for f32/f16/bf16. Integer dot products on quantized
-  // blocks keep winning at large M, so those types set it high.
+  // driver's default for f32/f16/bf16.
   size_t gemv_max_m = 0;
+  // Optional: dot_rows for many rows of x (the block types' int8 GEMM on
+  // prepare_x's rows); it handles W rows in groups of gemm_rows_unit.
+  DotRowsFn gemm_rows = nullptr;
+  size_t gemm_rows_unit = 0;
 };
 
 // Slots for the block types, indexed by DType id (> the largest id).
