@@ -32,7 +32,7 @@ class Backend {
                     const float* inv_freq, kernels::RopeLayout layout, size_t token_stride) = 0;
   // Writes n tokens' k or v rows (src rows src_stride floats apart, heads of
   // head_dim) into a cache laid out [n_kv_heads][capacity][head_dim] of
-  // cache_type (F32 / F16), at positions pos0 ..
+  // cache_type (F32 / F16 / a block type: rows of head_dim elements quantized), at positions pos0 ..
   virtual void store_kv(const float* src, size_t src_stride, size_t n, size_t pos0, size_t n_kv_heads,
                         size_t head_dim, size_t capacity, DType cache_type, void* cache) = 0;
   virtual void attention(const kernels::AttentionArgs& args) = 0;

@@ -5,6 +5,7 @@
 #include "tf/error.h"
 #include "tf/half.h"
 #include "tf/op_profile.h"
+#include "tf/quant.h"
 #include "tf/thread_pool.h"
 
 namespace tf {
@@ -38,7 +39,12 @@ class CpuBackend : public Backend {
       case DType::F32: std::memcpy(out, p, d * 4); break;
       case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
       case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
-      default: fail("embedding type ", dtype_name(table.dtype()), " is not supported yet");
+      default:
+        // A quantized table (llama.cpp quantizes token_embd too): only the
+        // looked-up row is dequantized.
+        if (!traits(table.dtype()).is_quantized)
+          fail("embedding type ", dtype_name(table.dtype()), " is not supported");
+        quant::dequantize_row(table.dtype(), p, out, int64_t(d));
     }
   }
 
@@ -54,14 +60,17 @@ class CpuBackend : public Backend {
   }
   void store_kv(const float* src, size_t src_stride, size_t n, size_t pos0, size_t n_kv_heads, size_t head_dim,
                 size_t capacity, DType cache_type, void* cache) override {
+    const size_t row_bytes = head_dim / traits(cache_type).block_size * traits(cache_type).type_size;
     for (size_t t = 0; t < n; ++t)
       for (size_t h = 0; h < n_kv_heads; ++h) {
         const float* row = src + t * src_stride + h * head_dim;
-        size_t slot = (h * capacity + pos0 + t) * head_dim;
+        uint8_t* dst = static_cast<uint8_t*>(cache) + (h * capacity + pos0 + t) * row_bytes;
         if (cache_type == DType::F16)
-          f32_to_f16(row, static_cast<uint16_t*>(cache) + slot, head_dim);
-        else
-          std::memcpy(static_cast<float*>(cache) + slot, row, head_dim * 4);
+          f32_to_f16(row, reinterpret_cast<uint16_t*>(dst), head_dim);
+        else if (cache_type == DType::F32)
+          std::memcpy(dst, row, head_dim * 4);
+        else  // llama.cpp's cache copy quantizes with ggml's quantize_row_*
+          quant::quantize_rows(cache_type, row, dst, 1, int64_t(head_dim), nullptr);
       }
   }
   void attention(const kernels::AttentionArgs& args) override { kernels::attention(args, default_pool()); }

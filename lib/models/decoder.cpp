@@ -132,7 +132,8 @@ std::string CausalLM::arch_name() const { return std::string(hf::arch_name(impl_
 
 struct Session::State {
   int64_t n_batch = 0;
-  DType kv_type = DType::F16;
+  DType k_type = DType::F16, v_type = DType::F16;
+  size_t k_row = 0, v_row = 0;  // bytes of one cached row of head_dim elements
   std::vector<std::vector<uint8_t>> k_cache, v_cache;  // per layer [n_kv_heads][n_ctx][head_dim]
   // scratch, sized for n_batch tokens
   std::vector<float> x, h, h2, qkv, attn, o, mlp, ff, logits;
@@ -145,13 +146,26 @@ Session::Session(const CausalLM& model, const SessionOptions& options) : model_(
   n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(c.max_position_embeddings > 0 ? c.max_position_embeddings : 4096, 4096);
   if (m.position_embd && n_ctx_ > m.position_embd->dim(0))
     fail("context ", n_ctx_, " is longer than the model's ", m.position_embd->dim(0), " learned positions");
-  if (options.kv_type != DType::F16 && options.kv_type != DType::F32) fail("the KV cache type must be f16 or f32");
   State& s = *state_;
-  s.kv_type = options.kv_type;
+  s.k_type = options.k_type.value_or(options.kv_type);
+  s.v_type = options.v_type.value_or(options.kv_type);
+  auto row_bytes = [&](DType t, const char* which) {
+    switch (t) {
+      case DType::F16: case DType::F32: case DType::Q8_0: case DType::Q4_0: case DType::Q4_1: case DType::Q5_0:
+      case DType::Q5_1: case DType::IQ4_NL: break;
+      default: fail("the ", which, " cache type must be f16, f32, q8_0, q4_0, q4_1, q5_0, q5_1 or iq4_nl, not ", dtype_name(t));
+    }
+    const auto& tr = traits(t);
+    if (c.head_dim % int64_t(tr.block_size))
+      fail("a ", dtype_name(t), " ", which, " cache needs head_dim (", c.head_dim, ") to be a multiple of ", tr.block_size);
+    return size_t(c.head_dim) / tr.block_size * tr.type_size;
+  };
+  s.k_row = row_bytes(s.k_type, "K");
+  s.v_row = row_bytes(s.v_type, "V");
   s.n_batch = std::max<int64_t>(1, options.n_batch);
-  size_t cache_bytes = size_t(c.num_kv_heads * n_ctx_ * c.head_dim) * (s.kv_type == DType::F16 ? 2 : 4);
-  s.k_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(cache_bytes));
-  s.v_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(cache_bytes));
+  const size_t rows = size_t(c.num_kv_heads * n_ctx_);
+  s.k_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(rows * s.k_row));
+  s.v_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(rows * s.v_row));
   size_t B = size_t(s.n_batch), d = size_t(c.hidden_size);
   s.x.resize(B * d);
   s.h.resize(B * d);
@@ -175,17 +189,16 @@ void Session::copy_from(const Session& other) {
   if (this == &other) return;
   const State& o = *other.state_;
   State& s = *state_;
-  if (&other.model_ != &model_ || other.n_ctx_ != n_ctx_ || o.kv_type != s.kv_type)
+  if (&other.model_ != &model_ || other.n_ctx_ != n_ctx_ || o.k_type != s.k_type || o.v_type != s.v_type)
     fail("copy_from: the sessions differ in model, context size or cache type");
   const hf::Config& c = model_.impl().config;
-  // The cache is [n_kv_heads][n_ctx][head_dim] per layer: one contiguous run
-  // of n_past rows per head.
-  size_t row = size_t(c.head_dim) * (s.kv_type == DType::F16 ? 2 : 4);
-  size_t head = size_t(n_ctx_) * row, used = size_t(other.n_past_) * row;
+  // The cache is [n_kv_heads][n_ctx][row] per layer: one contiguous run of
+  // n_past rows per head.
   for (size_t l = 0; l < s.k_cache.size(); ++l)
     for (int64_t h = 0; h < c.num_kv_heads; ++h) {
-      std::memcpy(s.k_cache[l].data() + size_t(h) * head, o.k_cache[l].data() + size_t(h) * head, used);
-      std::memcpy(s.v_cache[l].data() + size_t(h) * head, o.v_cache[l].data() + size_t(h) * head, used);
+      const size_t k_head = size_t(n_ctx_) * s.k_row * size_t(h), v_head = size_t(n_ctx_) * s.v_row * size_t(h);
+      std::memcpy(s.k_cache[l].data() + k_head, o.k_cache[l].data() + k_head, size_t(other.n_past_) * s.k_row);
+      std::memcpy(s.v_cache[l].data() + v_head, o.v_cache[l].data() + v_head, size_t(other.n_past_) * s.v_row);
     }
   n_past_ = other.n_past_;
 }
@@ -266,9 +279,9 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
         be.rope(k, n, size_t(c.num_kv_heads), size_t(c.head_dim), size_t(m.rot_dim), s.pos.data(), m.inv_freq.data(),
                 m.rope_layout, qkv_w);
       }
-      be.store_kv(k, qkv_w, n, size_t(pos0), size_t(c.num_kv_heads), size_t(c.head_dim), size_t(n_ctx_), s.kv_type,
+      be.store_kv(k, qkv_w, n, size_t(pos0), size_t(c.num_kv_heads), size_t(c.head_dim), size_t(n_ctx_), s.k_type,
                   s.k_cache[li].data());
-      be.store_kv(v, qkv_w, n, size_t(pos0), size_t(c.num_kv_heads), size_t(c.head_dim), size_t(n_ctx_), s.kv_type,
+      be.store_kv(v, qkv_w, n, size_t(pos0), size_t(c.num_kv_heads), size_t(c.head_dim), size_t(n_ctx_), s.v_type,
                   s.v_cache[li].data());
 
       kernels::AttentionArgs a;
@@ -280,7 +293,8 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
       a.q_stride = qkv_w;
       a.k = s.k_cache[li].data();
       a.v = s.v_cache[li].data();
-      a.kv_type = s.kv_type;
+      a.kv_type = s.k_type;
+      a.v_type = s.v_type;
       a.kv_head_stride = size_t(n_ctx_ * c.head_dim);
       a.n_kv = size_t(pos0) + n;
       a.q_pos = s.pos.data();

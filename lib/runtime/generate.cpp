@@ -105,12 +105,11 @@ Generation generate(Session& session, const Tokenizer* tokenizer, const std::vec
 }
 
 PerplexityResult perplexity(const CausalLM& model, const std::vector<int32_t>& tokens, int64_t n_ctx, int32_t bos,
-                            DType kv_type) {
+                            const SessionOptions& cache) {
   if (n_ctx < 2) fail("perplexity: the context (-c) must be at least 2 tokens");
-  SessionOptions so;
+  SessionOptions so = cache;
   so.n_ctx = n_ctx;
   so.n_batch = n_ctx;
-  so.kv_type = kv_type;
   Session session(model, so);
   size_t V = size_t(model.vocab_size());
   PerplexityResult r;

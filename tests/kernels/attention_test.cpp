@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "kernels/test_util.h"
 #include "tf/error.h"
+#include "tf/quant.h"
 #include "tf/thread_pool.h"
 
 namespace tf::kernels {
@@ -214,6 +216,62 @@ TEST(Attention, RejectsBadHeadCounts) {
   std::vector<float> out(c.n_q * c.n_heads * c.head_dim);
   AttentionArgs a = make_args(c, d, out.data());
   a.n_kv_heads = 3;
+  EXPECT_THROW(attention(a, default_pool()), Error);
+}
+
+// Quantized caches (rows of head_dim quantized as blocks): against the
+// reference, which dequantizes K and V exactly; the kernels also quantize q
+// to Q8_0 for the integer dot products (as llama.cpp does), which moves the
+// scores by ~0.5 % and the outputs (V ~ N(0, 1)) by a few 1e-3.
+TEST(Attention, QuantizedKvCaches) {
+  ThreadPool pool(3);
+  struct Types {
+    DType k, v;
+  };
+  for (Types t : {Types{DType::Q8_0, DType::Q8_0}, Types{DType::Q4_0, DType::Q4_0}, Types{DType::F16, DType::Q4_1},
+                  Types{DType::Q5_0, DType::F32}})
+    for (size_t n_q : {size_t(1), size_t(3), size_t(20)}) {
+      const size_t n_heads = 8, n_kv_heads = 2, hd = 64, n_kv = 45, cap = 50;
+      auto q = test::random_floats(n_q * n_heads * hd, 1);
+      auto kf = test::random_floats(n_kv_heads * cap * hd, 2), vf = test::random_floats(n_kv_heads * cap * hd, 3);
+      auto store = [&](DType type, const std::vector<float>& f) {
+        std::vector<uint8_t> b(*row_bytes(type, hd) * n_kv_heads * cap);
+        if (type == DType::F32) std::memcpy(b.data(), f.data(), f.size() * 4);
+        else quant::quantize_rows(type, f.data(), b.data(), int64_t(n_kv_heads * cap), int64_t(hd), nullptr);
+        return b;
+      };
+      auto kb = store(t.k, kf), vb = store(t.v, vf);
+      AttentionArgs a;
+      a.n_q = n_q;
+      a.n_heads = n_heads;
+      a.n_kv_heads = n_kv_heads;
+      a.head_dim = hd;
+      a.q = q.data();
+      a.k = kb.data();
+      a.v = vb.data();
+      a.kv_type = t.k;
+      a.v_type = t.v;
+      a.kv_head_stride = cap * hd;
+      a.n_kv = n_kv;
+      std::vector<float> want(n_q * n_heads * hd), got(want.size());
+      a.out = want.data();
+      attention_ref(a);
+      for (int level : isa_levels()) {
+        a.out = got.data();
+        attention(a, pool, level);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 0.02) << dtype_name(t.k) << "/" << dtype_name(t.v) << " n_q=" << n_q << " "
+                                             << level_name(level) << " at " << i;
+      }
+    }
+}
+
+TEST(Attention, RejectsCacheTypesItCannotRead) {
+  Config c = configs()[0];
+  Data d = make_data(c);
+  std::vector<float> out(c.n_q * c.n_heads * c.head_dim);
+  AttentionArgs a = make_args(c, d, out.data());
+  a.kv_type = DType::Q6_K;  // head_dim 64 is not a multiple of 256
   EXPECT_THROW(attention(a, default_pool()), Error);
 }
 

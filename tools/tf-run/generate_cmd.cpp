@@ -22,7 +22,7 @@ struct ModelFlags {
   std::string model;
   int threads = 0;
   int64_t ctx = 0, batch = 512;
-  std::string cache_type = "f16";
+  std::string cache_type = "f16", cache_type_k, cache_type_v;
   LoadMode load_mode = kDefaultModelLoadMode;
 
   void add(CLI::App* cmd) {
@@ -34,6 +34,11 @@ struct ModelFlags {
     cmd->add_option("--cache-type", cache_type, "KV cache type: f16 | f32")
         ->check(CLI::IsMember({"f16", "f32"}))
         ->capture_default_str();
+    const std::vector<std::string> kv_types{"f16", "f32", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"};
+    cmd->add_option("--cache-type-k", cache_type_k, "K cache type (llama.cpp's -ctk): f16 | f32 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | iq4_nl (default: --cache-type)")
+        ->check(CLI::IsMember(kv_types));
+    cmd->add_option("--cache-type-v", cache_type_v, "V cache type (llama.cpp's -ctv), as --cache-type-k")
+        ->check(CLI::IsMember(kv_types));
     tool::add_load_mode_flags(cmd, load_mode);
   }
   SessionOptions session() const {
@@ -41,6 +46,8 @@ struct ModelFlags {
     s.n_ctx = ctx;
     s.n_batch = batch;
     s.kv_type = cache_type == "f32" ? DType::F32 : DType::F16;
+    if (!cache_type_k.empty()) s.k_type = *dtype_from_name(cache_type_k);
+    if (!cache_type_v.empty()) s.v_type = *dtype_from_name(cache_type_v);
     return s;
   }
 };
@@ -266,7 +273,7 @@ void add_perplexity(CLI::App& app) {
     std::vector<int32_t> probe = t.encode("a", EncodeOptions{true, false});
     int32_t bos = !probe.empty() && t.bos() >= 0 && probe.front() == t.bos() ? t.bos() : -1;
     auto t0 = std::chrono::steady_clock::now();
-    PerplexityResult r = perplexity(*l.lm, tokens, o->model.ctx, bos, o->model.session().kv_type);
+    PerplexityResult r = perplexity(*l.lm, tokens, o->model.ctx, bos, o->model.session());
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     io::emit({{"type", "perplexity"}, {"ppl", r.ppl}, {"nll", r.nll}, {"n_tokens", r.n_tokens},
               {"n_windows", r.n_windows}, {"n_ctx", o->model.ctx}, {"bos", bos >= 0},

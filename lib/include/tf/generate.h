@@ -158,7 +158,9 @@ struct PerplexityResult {
 // of n_ctx: with add_bos each window is BOS + (n_ctx - 1) text tokens and
 // every text token is scored; otherwise windows of n_ctx tokens whose first
 // token is not scored (a last window needs at least 2 tokens).
+// The KV cache types are cache's (kv_type, k_type, v_type); its n_ctx and
+// n_batch are not used.
 PerplexityResult perplexity(const CausalLM& model, const std::vector<int32_t>& tokens, int64_t n_ctx, int32_t bos,
-                            DType kv_type = DType::F16);
+                            const SessionOptions& cache = {});
 
 }  // namespace tf

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,8 @@ class CausalLM {
 struct SessionOptions {
   int64_t n_ctx = 0;             // KV cache positions; 0: min(model context, 4096)
   int64_t n_batch = 512;         // tokens per forward pass while processing a prompt
-  DType kv_type = DType::F16;    // F16 or F32
+  DType kv_type = DType::F16;    // KV cache: F16, F32, or Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL
+  std::optional<DType> k_type, v_type;  // K's / V's cache type when it differs from kv_type
 };
 
 // What a forward pass returns besides the last token's logits.

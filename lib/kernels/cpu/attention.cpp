@@ -18,6 +18,7 @@
 #include "tf/cpu_features.h"
 #include "tf/error.h"
 #include "tf/half.h"
+#include "tf/quant.h"
 #include "tf/thread_pool.h"
 
 namespace tf::kernels {
@@ -60,12 +61,31 @@ const AttnTable& attn_table(int level) {
 
 namespace {
 
+// Bytes of one cached row (head_dim elements) of type t.
+size_t kv_row_bytes(DType t, size_t hd) { return hd / traits(t).block_size * traits(t).type_size; }
+
+void check_kv_type(DType t, size_t hd, const char* which) {
+  if (t == DType::F32 || t == DType::F16) return;
+  if (!traits(t).is_quantized || !matmul_supported(t) || hd % traits(t).block_size)
+    fail("attention: ", which, " cache of type ", dtype_name(t), " is not supported with head_dim ", hd,
+         " (f32, f16, or a block type whose block size divides head_dim)");
+}
+
+// Rows [lo, lo+L) of a quantized V head as f32 (thread-local scratch).
+const float* dequantized_rows(DType t, const char* rows, size_t L, size_t hd) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < L * hd) buf.resize(L * hd);
+  quant::dequantize_row(t, rows, buf.data(), int64_t(L * hd));  // rows are contiguous
+  return buf.data();
+}
+
 AttentionArgs with_defaults(const AttentionArgs& in) {
   AttentionArgs a = in;
   if (a.n_kv_heads == 0 || a.n_heads % a.n_kv_heads)
     fail("attention: n_heads (", a.n_heads, ") must be a multiple of n_kv_heads (", a.n_kv_heads, ")");
-  if (a.kv_type != DType::F32 && a.kv_type != DType::F16)
-    fail("attention: KV cache of type ", dtype_name(a.kv_type), " is not supported (f32, f16)");
+  if (!a.v_type) a.v_type = a.kv_type;
+  check_kv_type(a.kv_type, a.head_dim, "K");
+  check_kv_type(*a.v_type, a.head_dim, "V");
   if (a.q_stride == 0) a.q_stride = a.n_heads * a.head_dim;
   if (a.out_stride == 0) a.out_stride = a.n_heads * a.head_dim;
   if (a.kv_head_stride == 0) a.kv_head_stride = a.n_kv * a.head_dim;
@@ -111,9 +131,11 @@ constexpr size_t kBlockRows = 48;  // 4 microkernel panels
 void attention_blocks(const AttentionArgs& a, ThreadPool& pool, int level) {
   static ThreadPool serial(1);  // runs the GEMM inline on the task's thread
   const ops::OpsTable& ops = ops::ops_table(level);
-  const attn::PvFn pv = a.kv_type == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;
-  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
-  const size_t elt = a.kv_type == DType::F16 ? 2 : 4;
+  const DType vt = *a.v_type;
+  const attn::PvFn pv = vt == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;
+  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads, slots = a.kv_head_stride / hd;
+  const size_t k_row = kv_row_bytes(a.kv_type, hd), v_row = kv_row_bytes(vt, hd);
+  const bool k_quant = traits(a.kv_type).is_quantized, v_quant = traits(vt).is_quantized;
   const size_t n_blocks = (a.n_q + kBlockRows - 1) / kBlockRows;
   const char* kb = static_cast<const char*>(a.k);
   const char* vb = static_cast<const char*>(a.v);
@@ -140,19 +162,20 @@ void attention_blocks(const AttentionArgs& a, ThreadPool& pool, int level) {
       }
       const size_t L = size_t(hi - lo + 1);
       if (scores.size() < rows * L) scores.resize(rows * L);
-      const size_t kv_off = (g * a.kv_head_stride + size_t(lo) * hd) * elt;
+      const size_t slot = g * slots + size_t(lo);
       MatmulArgs m;
       m.M = rows;
       m.N = L;
       m.K = hd;
       m.x = a.q + i0 * a.q_stride + h * hd;
       m.ldx = a.q_stride;
-      m.w = kb + kv_off;
+      m.w = kb + slot * k_row;
       m.w_type = a.kv_type;
-      m.w_stride = hd * elt;
+      m.w_stride = k_row;
       m.y = scores.data();
       m.ldy = L;
-      matmul(m, serial, MatmulPath::Gemm, level);
+      // quantized keys: the integer kernels, q quantized as ggml does
+      matmul(m, serial, k_quant ? MatmulPath::Gemv : MatmulPath::Gemm, level);
       // Each row's softmax runs over its own keys; the rest of the row of
       // the block's key range gets probability 0.
       for (size_t r = 0; r < rows; ++r) {
@@ -168,7 +191,8 @@ void attention_blocks(const AttentionArgs& a, ThreadPool& pool, int level) {
         ops.softmax(s + b, s + b, 1, e - b, sc, plain ? a.softcap : 0.0f);
         std::fill(s + e, s + L, 0.0f);
       }
-      pv(scores.data(), L, rows, L, vb + kv_off, hd, hd, out, a.out_stride);
+      const void* v = v_quant ? static_cast<const void*>(dequantized_rows(vt, vb + slot * v_row, L, hd)) : vb + slot * v_row;
+      pv(scores.data(), L, rows, L, v, hd, hd, out, a.out_stride);
     }
   });
 }
@@ -184,9 +208,11 @@ void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
   if (a.n_q >= kBlockMinRows) return attention_blocks(a, pool, level);
   const mm::TypeKernels& dot = *mm::type_kernels(a.kv_type, level);
   const ops::OpsTable& ops = ops::ops_table(level);
-  const attn::PvFn pv = a.kv_type == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;
-  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
-  const size_t elt = a.kv_type == DType::F16 ? 2 : 4;
+  const DType vt = *a.v_type;
+  const attn::PvFn pv = vt == DType::F16 ? attn::attn_table(level).pv_f16 : attn::attn_table(level).pv_f32;
+  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads, slots = a.kv_head_stride / hd;
+  const size_t k_row = kv_row_bytes(a.kv_type, hd), v_row = kv_row_bytes(vt, hd);
+  const bool v_quant = traits(vt).is_quantized;
 
   // Tasks: (kv head, chunk of its query heads, query row), query row fastest
   // so that a thread's consecutive tasks reuse the same keys from cache. The
@@ -203,6 +229,7 @@ void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
 
   pool.parallel_for(tasks, 1, [&](size_t tb, size_t te, int) {
     thread_local std::vector<float> scores;
+    thread_local std::vector<uint8_t> q_prepared;
     for (size_t task = tb; task < te; ++task) {
       const size_t i = task % a.n_q, c = task / a.n_q % n_chunks, g = task / a.n_q / n_chunks;
       const size_t h0 = g * group + c * chunk, h1 = std::min(g * group + group, h0 + chunk);
@@ -217,9 +244,16 @@ void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
       }
       const size_t L = size_t(hi - lo + 1);
       if (scores.size() < rows * L) scores.resize(rows * L);
-      const size_t kv_off = (g * a.kv_head_stride + size_t(lo) * hd) * elt;
-      dot.dot_rows(a.q + i * a.q_stride + h0 * hd, hd * sizeof(float), rows, hd, kb + kv_off, hd * elt, nullptr, 0, L,
-                   scores.data(), L);
+      const size_t slot = g * slots + size_t(lo);
+      const void* q = a.q + i * a.q_stride + h0 * hd;
+      size_t q_stride = hd * sizeof(float);
+      if (dot.prepare_x) {  // quantized keys: q as ggml's vec_dot_type
+        q_stride = dot.x_row_bytes(hd);
+        q_prepared.resize(rows * q_stride);
+        dot.prepare_x(a.q + i * a.q_stride + h0 * hd, hd, rows, hd, q_prepared.data());
+        q = q_prepared.data();
+      }
+      dot.dot_rows(q, q_stride, rows, hd, kb + slot * k_row, k_row, nullptr, 0, L, scores.data(), L);
       if (!a.key_mask && !a.score_bias) {
         ops.softmax(scores.data(), scores.data(), rows, L, a.scale, a.softcap);
       } else {
@@ -228,18 +262,23 @@ void attention(const AttentionArgs& in, ThreadPool& pool, int level) {
           ops.softmax(s, s, 1, L, finish_scores(a, i, h0 + r, lo, s, L), 0.0f);
         }
       }
-      pv(scores.data(), L, rows, L, vb + kv_off, hd, hd, out, hd);
+      const void* v = v_quant ? static_cast<const void*>(dequantized_rows(vt, vb + slot * v_row, L, hd)) : vb + slot * v_row;
+      pv(scores.data(), L, rows, L, v, hd, hd, out, hd);
     }
   });
 }
 
 void attention_ref(const AttentionArgs& in) {
   const AttentionArgs a = with_defaults(in);
-  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads;
-  auto kv = [&](const void* base, size_t g, size_t j, size_t d) {
+  const size_t hd = a.head_dim, group = a.n_heads / a.n_kv_heads, slots = a.kv_head_stride / hd;
+  std::vector<float> row(hd);
+  auto kv = [&](const void* base, DType t, size_t g, size_t j, size_t d) {
     const size_t at = g * a.kv_head_stride + j * hd + d;
-    return a.kv_type == DType::F16 ? f16_to_f32(static_cast<const uint16_t*>(base)[at])
-                                   : static_cast<const float*>(base)[at];
+    if (t == DType::F16) return f16_to_f32(static_cast<const uint16_t*>(base)[at]);
+    if (t == DType::F32) return static_cast<const float*>(base)[at];
+    quant::dequantize_row(t, static_cast<const char*>(base) + (g * slots + j) * kv_row_bytes(t, hd), row.data(),
+                          int64_t(hd));
+    return row[d];
   };
   std::vector<float> s(a.n_kv);
   for (size_t i = 0; i < a.n_q; ++i)
@@ -252,7 +291,7 @@ void attention_ref(const AttentionArgs& in) {
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t j = lo; j <= hi; ++j) {
         float dot = 0;
-        for (size_t d = 0; d < hd; ++d) dot += q[d] * kv(a.k, g, size_t(j), d);
+        for (size_t d = 0; d < hd; ++d) dot += q[d] * kv(a.k, a.kv_type, g, size_t(j), d);
         float z = dot * a.scale;
         if (a.softcap > 0) z = std::tanh(z / a.softcap) * a.softcap;
         if (a.score_bias) z += a.score_bias[h * a.bias_head_stride + i * a.bias_row_stride + size_t(j)];
@@ -266,7 +305,7 @@ void attention_ref(const AttentionArgs& in) {
       if (sum == 0) sum = 1;  // every visible key masked: zeros, as attention() gives
       for (size_t d = 0; d < hd; ++d) {
         float o = 0;
-        for (int64_t j = lo; j <= hi; ++j) o += s[size_t(j)] / sum * kv(a.v, g, size_t(j), d);
+        for (int64_t j = lo; j <= hi; ++j) o += s[size_t(j)] / sum * kv(a.v, *a.v_type, g, size_t(j), d);
         out[d] = o;
       }
     }

@@ -7,6 +7,7 @@
 // rows to accumulate. Cache slot j holds absolute position j.
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <cstdint>
 
 #include "tf/dtype.h"
@@ -25,9 +26,15 @@ struct AttentionArgs {
   size_t q_stride = 0;
 
   const void* k = nullptr;  // [n_kv_heads][capacity][head_dim] of kv_type
-  const void* v = nullptr;  // same layout as k
-  DType kv_type = DType::F32;  // F32 or F16
-  size_t kv_head_stride = 0;   // elements from one kv head to the next (capacity·head_dim)
+  const void* v = nullptr;  // same layout as k, of v_type (if set) or kv_type
+  // F32, F16, or a block type of matmul (Q8_0, Q4_0, … with head_dim a
+  // multiple of its block size: rows of head_dim elements are then
+  // row_bytes(type, head_dim) long). Quantized keys are multiplied as matmul
+  // multiplies quantized weights (q quantized as ggml's vec_dot_type, as
+  // llama.cpp does); quantized values are dequantized for P·V.
+  DType kv_type = DType::F32;
+  std::optional<DType> v_type;  // V's type when it differs from K's
+  size_t kv_head_stride = 0;    // elements from one kv head to the next (capacity·head_dim)
   size_t n_kv = 0;             // positions 0 .. n_kv-1 hold keys and values
 
   const int32_t* q_pos = nullptr;  // absolute position of each query row; nullptr: n_kv - n_q + i
