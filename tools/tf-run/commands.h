@@ -11,5 +11,6 @@ void add_train_tokenizer(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_forward(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_imatrix(CLI::App& app);
 
 }  // namespace tf::run

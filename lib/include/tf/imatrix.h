@@ -43,6 +43,19 @@ class Imatrix {
   bool legacy = false;                // read from a .dat file: sums are (sum / count) * ncall, counts {ncall}
 };
 
+struct ImatrixRun {
+  int64_t n_ctx = 512;          // tokens per chunk (llama-imatrix -c)
+  int chunks = 0;               // at most this many chunks (0: all the text gives)
+  bool process_output = false;  // also collect output.weight (llama-imatrix --process-output)
+};
+
+// llama-imatrix's collection: the text (a file; its path is recorded as the
+// dataset) is tokenized with BOS and cut into chunks of n_ctx tokens, each
+// opened with BOS and run through the model; every product of a block's weight
+// with a batch of at least 16 rows adds the rows' squares to that weight's
+// entry. Needs at least 2 chunks of text, as llama-imatrix does.
+Imatrix collect_imatrix(const std::string& model_path, const std::string& text_file, const ImatrixRun& run);
+
 // Which format llama-imatrix writes for `--output-format` ("gguf", "dat" or
 // "" for its default, GGUF): true for the legacy .dat format.
 bool imatrix_format_is_legacy(const std::string& output_format);

@@ -10,6 +10,7 @@
 #include "tf/dtype.h"
 #include "tf/hf_config.h"
 #include "tf/mapped_file.h"
+#include "tf/tensor.h"
 
 namespace tf {
 
@@ -45,10 +46,21 @@ class CausalLM {
   std::unique_ptr<models::DecoderModel> impl_;
 };
 
+// Sees the input of every product with a weight matrix: activation
+// statistics for importance matrices and GPTQ calibration. Sessions without
+// one pay a null check per matrix product.
+class MatmulObserver {
+ public:
+  virtual ~MatmulObserver() = default;
+  // x: `rows` contiguous rows of weight.dim(1) floats, about to be multiplied by weightᵀ.
+  virtual void observe(const Tensor& weight, const float* x, size_t rows) = 0;
+};
+
 struct SessionOptions {
   int64_t n_ctx = 0;             // KV cache positions; 0: min(model context, 4096)
   int64_t n_batch = 512;         // tokens per forward pass while processing a prompt
   DType kv_type = DType::F16;    // F16 or F32
+  MatmulObserver* observer = nullptr;
 };
 
 // What a forward pass returns besides the last token's logits.
