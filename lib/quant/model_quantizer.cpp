@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "quant/gptq.h"
 #include "tf/atomic_file.h"
 #include "tf/convert.h"
 #include "tf/error.h"
@@ -191,7 +192,11 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
     if (imatrix.chunk_count > 0) append("quantize.imatrix.chunks_count", gguf::Value::u32(uint32_t(imatrix.chunk_count)));
   }
 
-  if (opt.method == Method::Gptq) fail("--method gptq is not available yet");
+  std::unique_ptr<GptqCalibration> calibration;
+  if (opt.method == Method::Gptq && !opt.dry_run) {
+    if (opt.calib_text.empty()) fail("--method gptq needs calibration text (--calib-text or --eval-text)");
+    calibration = std::make_unique<GptqCalibration>(in, opt.calib_text, opt.calib_ctx, opt.calib_chunks);
+  }
 
   ThreadPool& pool = default_pool();
   result.tensors.resize(jobs.size());
@@ -227,7 +232,13 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
         std::vector<float> f32(static_cast<size_t>(rep.params));
         to_f32(rep.from, src, f32.data(), nrows, ncols, pool);
         std::vector<uint8_t> dst(rep.bytes_out);
-        {
+        const Hessian* hessian = calibration ? calibration->hessian(j.info->name) : nullptr;
+        if (hessian && gptq_supports(rep.to) && rows_per_mat == nrows) {
+          std::vector<float> work = f32;  // compensated in place; f32 stays the reference for the error
+          gptq_quantize(rep.to, work.data(), dst.data(), nrows, ncols, *hessian,
+                        j.importance.empty() ? nullptr : j.importance.data(), pool);
+          rep.gptq = true;
+        } else {
           // chunks of >= 16384 elements, as llama.cpp hands its threads; a
           // chunk never crosses a matrix (expert), whose importance differs
           const int64_t grain = std::max<int64_t>(1, (16384 + ncols - 1) / ncols);

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
           o.dry_run = dry_run;
           o.method = method == "gptq" ? tf::quant::Method::Gptq : tf::quant::Method::Rtn;
           o.calib_text = calib_text.empty() ? eval_text : calib_text;
+          o.calib_ctx = eval_ctx;
           const std::string input = tf::io::resolve_model_arg(in, std::cin);
           auto result = tf::quant::quantize_model(input, out, o, [](const tf::quant::TensorReport& t) {
             tf::io::emit(tf::quant::tensor_record(t));
