@@ -11,45 +11,61 @@ namespace tf::quant::detail {
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n, const float* importance);
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 
-#define TF_QUANT_CODEC(name)                                                          \
-  void quantize_##name(const float* src, void* dst, int64_t n, const float* importance); \
-  void dequantize_##name(const void* src, float* dst, int64_t n)
-
 // legacy.cpp: 32-element blocks
-TF_QUANT_CODEC(q4_0);
-TF_QUANT_CODEC(q4_1);
-TF_QUANT_CODEC(q5_0);
-TF_QUANT_CODEC(q5_1);
-TF_QUANT_CODEC(q8_0);
+void quantize_q4_0(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q4_0(const void* src, float* dst, int64_t n);
+void quantize_q4_1(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q4_1(const void* src, float* dst, int64_t n);
+void quantize_q5_0(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q5_0(const void* src, float* dst, int64_t n);
+void quantize_q5_1(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q5_1(const void* src, float* dst, int64_t n);
+void quantize_q8_0(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q8_0(const void* src, float* dst, int64_t n);
 
 // k_quants.cpp: 256-element super-blocks
-TF_QUANT_CODEC(q2_k);
-TF_QUANT_CODEC(q3_k);
-TF_QUANT_CODEC(q4_k);
-TF_QUANT_CODEC(q5_k);
-TF_QUANT_CODEC(q6_k);
-TF_QUANT_CODEC(q8_k);
+void quantize_q2_k(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q2_k(const void* src, float* dst, int64_t n);
+void quantize_q3_k(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q3_k(const void* src, float* dst, int64_t n);
+void quantize_q4_k(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q4_k(const void* src, float* dst, int64_t n);
+void quantize_q5_k(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q5_k(const void* src, float* dst, int64_t n);
+void quantize_q6_k(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q6_k(const void* src, float* dst, int64_t n);
+void quantize_q8_k(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_q8_k(const void* src, float* dst, int64_t n);
 
 // iq4.cpp: the non-linear 4-bit codebook
-TF_QUANT_CODEC(iq4_nl);
-TF_QUANT_CODEC(iq4_xs);
+void quantize_iq4_nl(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq4_nl(const void* src, float* dst, int64_t n);
+void quantize_iq4_xs(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq4_xs(const void* src, float* dst, int64_t n);
 
 // ternary.cpp
-TF_QUANT_CODEC(tq1_0);
-TF_QUANT_CODEC(tq2_0);
+void quantize_tq1_0(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_tq1_0(const void* src, float* dst, int64_t n);
+void quantize_tq2_0(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_tq2_0(const void* src, float* dst, int64_t n);
 
 // i_quants.cpp: lattice codebooks (grids in iq_grids.cpp)
-TF_QUANT_CODEC(iq2_xxs);
-TF_QUANT_CODEC(iq2_xs);
-TF_QUANT_CODEC(iq2_s);
-TF_QUANT_CODEC(iq3_xxs);
-TF_QUANT_CODEC(iq3_s);
-TF_QUANT_CODEC(iq1_s);
-TF_QUANT_CODEC(iq1_m);
+void quantize_iq2_xxs(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq2_xxs(const void* src, float* dst, int64_t n);
+void quantize_iq2_xs(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq2_xs(const void* src, float* dst, int64_t n);
+void quantize_iq2_s(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq2_s(const void* src, float* dst, int64_t n);
+void quantize_iq3_xxs(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq3_xxs(const void* src, float* dst, int64_t n);
+void quantize_iq3_s(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq3_s(const void* src, float* dst, int64_t n);
+void quantize_iq1_s(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq1_s(const void* src, float* dst, int64_t n);
+void quantize_iq1_m(const float* src, void* dst, int64_t n, const float* importance);
+void dequantize_iq1_m(const void* src, float* dst, int64_t n);
 
 // Q8_1 only exists to quantize activations; ggml has no dequantizer for it.
 void quantize_q8_1(const float* src, void* dst, int64_t n, const float* importance);
-
-#undef TF_QUANT_CODEC
 
 }  // namespace tf::quant::detail

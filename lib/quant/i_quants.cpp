@@ -95,6 +95,8 @@ class Lattice {
 };
 
 // Built on first use (C++ guarantees one thread builds each, others wait).
+// The 2-bit maps cover every code with levels 0..2 per coordinate (the
+// largest, all 2s, is 0xAAAA = 43690), as ggml's kmap_size 43692 does.
 const Lattice& iq2xxs_lattice() {
   static const Lattice lattice(kIQ2XXSPoints, 256, 8, 2, 43692, 2);
   return lattice;
@@ -146,10 +148,10 @@ void snap_to_neighbour(const Lattice& g, int code, const float* xval, const floa
 
 // How a type searches its sub-block scale over the codebook.
 struct GridSearch {
-  int trials;            // trial scales (2*kmax - 1 + t*step) / trial_max, t in [-trials, trials]
+  int trials;  // trial scales (2*kmax - 1 + t*step) / trial_max, t in [-trials, trials]
   float step;
-  bool start_on_grid;    // IQ3_S starts from "off the grid"
-  bool always_refit;     // IQ2_XXS re-derives every group after the trials whenever scale > 0
+  bool start_on_grid;      // IQ3_S starts from "off the grid"
+  bool always_refit;       // IQ2_XXS re-derives every group after the trials whenever scale > 0
   bool refit_every_group;  // IQ2_XXS / IQ3_S re-derive all groups, the others only those off the grid
 };
 
@@ -169,8 +171,8 @@ void level_sums(int n, const int8_t* L, const float* xval, const float* weight, 
 // Searches the scale of n magnitudes xval (weights weight, distance weights
 // waux) whose groups must lie on g; levels 0..kmax-1 in L. scale and L come
 // in as the starting point and go out as the result.
-float search_grid_scale(const Lattice& g, const GridSearch& gs, int n, int kmax, const float* xval,
-                        const float* weight, const float* waux, float trial_max, float scale, int8_t* L) {
+float search_grid_scale(const Lattice& g, const GridSearch& gs, int n, int kmax, const float* xval, const float* weight,
+                        const float* waux, float trial_max, float scale, int8_t* L) {
   const int dims = g.dims();
   const int ngroups = n / dims;
   bool on_grid[8], on_grid_aux[8];
@@ -704,8 +706,7 @@ constexpr float kShiftDown[3] = {-1 - kIQ1Delta, -kIQ1Delta, 1 - kIQ1Delta};
 // with levels valued by xx; levels to L. (ggml's iq1_find_best_neighbour2;
 // its fallback scan over the whole grid is never reached for finite input
 // and reads out of bounds, so the first neighbour stands in for it.)
-int snap_iq1(const Lattice& g, int code, const float* x, const float* weight, float scale, const float* xx,
-             int8_t* L) {
+int snap_iq1(const Lattice& g, int code, const float* x, const float* weight, float scale, const float* xx, int8_t* L) {
   const uint16_t* nb = g.neighbours(code);
   float best_score = FLT_MAX;
   int best = nb[1];

@@ -91,7 +91,8 @@ void fit_k4_block(const float* x, const float* importance, int nmax, Block& y, u
     for (int j = 0; j < kQK_K / 32; ++j) {
       const float av_x = std::sqrt(sum_of_squares(x + 32 * j, 32) / 32);
       for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-      scales[j] = fit_scale_min(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+      scales[j] =
+          fit_scale_min_ref(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
@@ -115,7 +116,8 @@ void fit_k4_block(const float* x, const float* importance, int nmax, Block& y, u
       float sumw = 0;
       for (int l = 0; l < 32; ++l) sumw += weights[l];
       sw[j] = sumw;
-      scales[j] = fit_scale_min_v3(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+      scales[j] =
+          fit_scale_min_weighted(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
     const float d_block = fit_positive(kQK_K / 32, 63, scales, Ls, sw);
     const float m_block = fit_positive(kQK_K / 32, 63, mins, Lm, sw);
@@ -216,7 +218,7 @@ void quantize_q2_k(const float* x, void* dst, int64_t n, const float* importance
       float max_scale = 0, max_min = 0;
       for (int j = 0; j < kQK_K / 16; ++j) {
         for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-        scales[j] = fit_scale_min(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
+        scales[j] = fit_scale_min_ref(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
       }
@@ -244,7 +246,8 @@ void quantize_q2_k(const float* x, void* dst, int64_t n, const float* importance
         for (int l = 0; l < 16; ++l) weights[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
         sw[j] = 0;
         for (int l = 0; l < 16; ++l) sw[j] += weights[l];
-        scales[j] = fit_scale_min_v3(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+        scales[j] =
+            fit_scale_min_weighted(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
       }
       y[i].d = f32_to_f16(fit_positive(kQK_K / 16, 15, scales, Ls, sw));
       y[i].dmin = f32_to_f16(fit_positive(kQK_K / 16, 15, mins, Lm, sw));

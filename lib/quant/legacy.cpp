@@ -133,7 +133,7 @@ void quantize_q4_1(const float* x, void* dst, int64_t n, const float* importance
     const float* xb = x + kQK4_1 * i;
     block_weights(xb, importance + kQK4_1 * i, sigma2, weight);
     float neg_min;
-    const float d = fit_scale_min_v3(kQK4_1, 15, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
+    const float d = fit_scale_min_weighted(kQK4_1, 15, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
     y[i].d = f32_to_f16(d);
     y[i].m = f32_to_f16(-neg_min);
     for (int j = 0; j < 16; ++j) y[i].qs[j] = uint8_t(L[j] | (L[j + 16] << 4));
@@ -219,7 +219,7 @@ void quantize_q5_1(const float* x, void* dst, int64_t n, const float* importance
     const float* xb = x + kQK5_1 * i;
     block_weights(xb, importance + kQK5_1 * i, sigma2, weight);
     float neg_min;
-    const float d = fit_scale_min_v3(kQK5_1, 31, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
+    const float d = fit_scale_min_weighted(kQK5_1, 31, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
     y[i].d = f32_to_f16(d);
     y[i].m = f32_to_f16(-neg_min);
     pack_5bit(L, y[i].qs, y[i].qh);
@@ -248,7 +248,8 @@ void quantize_q8_0(const float* x, void* dst, int64_t n, const float*) {
   auto* y = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
     float amax = 0.0f;
-    for (int j = 0; j < kQK8_0; ++j) amax = amax > std::fabs(x[j]) ? amax : std::fabs(x[j]);  // NaN propagates, as in ggml
+    for (int j = 0; j < kQK8_0; ++j)
+      amax = amax > std::fabs(x[j]) ? amax : std::fabs(x[j]);  // NaN propagates, as in ggml
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);
@@ -268,7 +269,8 @@ void quantize_q8_1(const float* x, void* dst, int64_t n, const float*) {
   auto* y = static_cast<BlockQ8_1*>(dst);
   for (int64_t i = 0; i < n / kQK8_1; ++i, x += kQK8_1) {
     float amax = 0.0f;
-    for (int j = 0; j < kQK8_1; ++j) amax = amax > std::fabs(x[j]) ? amax : std::fabs(x[j]);  // NaN propagates, as in ggml
+    for (int j = 0; j < kQK8_1; ++j)
+      amax = amax > std::fabs(x[j]) ? amax : std::fabs(x[j]);  // NaN propagates, as in ggml
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = f32_to_f16(d);

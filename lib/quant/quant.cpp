@@ -24,9 +24,7 @@ void store_bf16(const float* src, void* dst, int64_t n, const float*) {
   f32_to_bf16(src, static_cast<uint16_t*>(dst), size_t(n));
 }
 void load_f32(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
-void load_f16(const void* src, float* dst, int64_t n) {
-  f16_to_f32(static_cast<const uint16_t*>(src), dst, size_t(n));
-}
+void load_f16(const void* src, float* dst, int64_t n) { f16_to_f32(static_cast<const uint16_t*>(src), dst, size_t(n)); }
 void load_bf16(const void* src, float* dst, int64_t n) {
   bf16_to_f32(static_cast<const uint16_t*>(src), dst, size_t(n));
 }
@@ -84,15 +82,13 @@ bool can_quantize(DType t) { return find_codec(t) != nullptr; }
 
 bool requires_imatrix(DType t) { return t == DType::IQ2_XXS || t == DType::IQ2_XS || t == DType::IQ1_S; }
 
-size_t quantize_rows(DType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row,
-                     const float* importance) {
+size_t quantize_rows(DType t, const float* src, void* dst, int64_t nrows, int64_t n_per_row, const float* importance) {
   const DTypeTraits& tr = checked_traits(t);
   const Codec* codec = find_codec(t);
   if (!codec) fail("quantize: no quantizer for type ", tr.name);
   if (nrows < 0 || n_per_row <= 0) fail("quantize: bad shape ", nrows, " x ", n_per_row);
   const std::optional<uint64_t> row_size = row_bytes(t, uint64_t(n_per_row));
-  if (!row_size)
-    fail("quantize: ", tr.name, " rows need a multiple of ", tr.block_size, " elements, got ", n_per_row);
+  if (!row_size) fail("quantize: ", tr.name, " rows need a multiple of ", tr.block_size, " elements, got ", n_per_row);
   if (!importance && requires_imatrix(t)) fail("quantize: ", tr.name, " needs an importance matrix");
   auto* out = static_cast<char*>(dst);
   for (int64_t r = 0; r < nrows; ++r) {

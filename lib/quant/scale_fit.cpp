@@ -9,10 +9,14 @@ namespace {
 float symmetric_weight(const float* x, const float* importance, int mode, int i) {
   if (importance) return importance[i];
   switch (mode) {
-    case 1: return x[i] * x[i];
-    case 2: return 1;
-    case 3: return std::fabs(x[i]);
-    default: return std::sqrt(std::fabs(x[i]));
+    case 1:
+      return x[i] * x[i];
+    case 2:
+      return 1;
+    case 3:
+      return std::fabs(x[i]);
+    default:
+      return std::sqrt(std::fabs(x[i]));
   }
 }
 
@@ -146,9 +150,8 @@ namespace {
 // The grid search both asymmetric fits share after their setup.
 // weight(i) supplies the per-element weight.
 template <class Weight>
-float refine_scale_min(int n, int nmax, const float* x, Weight weight, float sum_w, float sum_x, float min,
-                       float max, uint8_t* L, float* neg_min, uint8_t* Laux, float rmin, float rdelta,
-                       int nstep, bool use_mad) {
+float refine_scale_min(int n, int nmax, const float* x, Weight weight, float sum_w, float sum_x, float min, float max,
+                       uint8_t* L, float* neg_min, uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
   float iscale = nmax / (max - min);
   float scale = 1 / iscale;
   float best_error = 0;
@@ -205,8 +208,8 @@ float refine_scale_min(int n, int nmax, const float* x, Weight weight, float sum
 
 }  // namespace
 
-float fit_scale_min(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
-                    uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+float fit_scale_min_ref(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
+                        uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
   float min = x[0];
   float max = x[0];
   float sum_w = weights[0];
@@ -224,12 +227,13 @@ float fit_scale_min(int n, int nmax, const float* x, const float* weights, uint8
     *neg_min = -min;
     return 0.f;
   }
-  return refine_scale_min(n, nmax, x, [weights](int i) { return weights[i]; }, sum_w, sum_x, min, max, L,
-                          neg_min, Laux, rmin, rdelta, nstep, use_mad);
+  return refine_scale_min(
+      n, nmax, x, [weights](int i) { return weights[i]; }, sum_w, sum_x, min, max, L, neg_min, Laux, rmin, rdelta,
+      nstep, use_mad);
 }
 
-float fit_scale_min_v3(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+float fit_scale_min_weighted(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
+                             uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
   auto weight = [x, weights](int i) { return weights ? weights[i] : x[i] * x[i]; };
   float min = x[0];
   float max = x[0];
@@ -248,8 +252,7 @@ float fit_scale_min_v3(int n, int nmax, const float* x, const float* weights, ui
     *neg_min = -min;
     return 0.f;
   }
-  return refine_scale_min(n, nmax, x, weight, sum_w, sum_x, min, max, L, neg_min, Laux, rmin, rdelta, nstep,
-                          use_mad);
+  return refine_scale_min(n, nmax, x, weight, sum_w, sum_x, min, max, L, neg_min, Laux, rmin, rdelta, nstep, use_mad);
 }
 
 float fit_positive(int n, int nmax, const float* x, uint8_t* L, const float* weights) {

@@ -35,13 +35,15 @@ float fit_symmetric_q3(int n, int nmax, const float* x, int8_t* L, bool refine);
 // Asymmetric codes L in [0, nmax] for x ~ scale * L - min: grid search of
 // nstep+1 scales around nmax/(max-min), each followed by the weighted
 // least-squares scale and min. *neg_min receives -min (>= 0). use_mad selects
-// absolute instead of squared error. (make_qkx2_quants: weights required)
-float fit_scale_min(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
-                    uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
-// Same search; weights nullptr means x^2, and a constant group is detected
-// with max <= min. (make_qkx3_quants)
-float fit_scale_min_v3(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+// absolute instead of squared error. The reference k-quant quantizers' fit:
+// weights required, a group is constant when max == min. (make_qkx2_quants)
+float fit_scale_min_ref(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
+                        uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
+// The same search as the importance-weighted quantizers run it: weights
+// nullptr means x^2, and a group is constant when max <= min.
+// (make_qkx3_quants)
+float fit_scale_min_weighted(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
+                             uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad);
 
 // Non-negative x ~ scale * L with L in [0, nmax], weighted; used to quantize
 // the sub-block scales of a super-block. (make_qp_quants)

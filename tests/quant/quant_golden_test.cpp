@@ -15,6 +15,7 @@
 // importance: ggml refuses to quantize them without.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -87,7 +88,7 @@ constexpr Golden kGolden[] = {
     {DType::TQ2_0, true, 0x19e42f6cc05114e8ull, 0xb42d1c5753243dd9ull},
 };
 
-// Same procedure on special_input(512) (7 rows), seeded 0x5bec1a15.
+// Same procedure on special_input(512) (7 rows), golden_importance(512).
 constexpr Golden kGoldenSpecial[] = {
     {DType::F32, false, 0x46dc6cdc40f3d91full, 0x46dc6cdc40f3d91full},
     {DType::F32, true, 0x46dc6cdc40f3d91full, 0x46dc6cdc40f3d91full},
@@ -138,6 +139,61 @@ constexpr Golden kGoldenSpecial[] = {
     {DType::TQ2_0, true, 0x99af8454ff221fdaull, 0x0145ef4e0579938dull},
 };
 
+// special_input(512) again, importance_with_zeros(512) as the importance.
+constexpr Golden kGoldenZeroImportance[] = {
+    {DType::F32, false, 0x46dc6cdc40f3d91full, 0x46dc6cdc40f3d91full},
+    {DType::F32, true, 0x46dc6cdc40f3d91full, 0x46dc6cdc40f3d91full},
+    {DType::F16, false, 0x7f71683daae8d9f2ull, 0x3c397df5d737be0cull},
+    {DType::F16, true, 0x7f71683daae8d9f2ull, 0x3c397df5d737be0cull},
+    {DType::BF16, false, 0x5a5613102cbfa664ull, 0x5c378da3646bc904ull},
+    {DType::BF16, true, 0x5a5613102cbfa664ull, 0x5c378da3646bc904ull},
+    {DType::Q4_0, false, 0x9f3914dc548af0dfull, 0xf03c1fea81038202ull},
+    {DType::Q4_0, true, 0x42852ea0a40aed32ull, 0xa4d385a187b4350full},
+    {DType::Q4_1, false, 0x068b07adef9600d3ull, 0xf687ea7dcd2bdf05ull},
+    {DType::Q4_1, true, 0x636ef60c4d307d24ull, 0x7dd1dc5a1f19a6d7ull},
+    {DType::Q5_0, false, 0x5a09494f4ba32a49ull, 0x5628142171a55b84ull},
+    {DType::Q5_0, true, 0x85dc6a2d05d11693ull, 0x3b28716869f6089bull},
+    {DType::Q5_1, false, 0xdba19375f7a41475ull, 0xf0a708ac24ee6a60ull},
+    {DType::Q5_1, true, 0xaaa5988ad5a9d76bull, 0xf10633d226ef1174ull},
+    {DType::Q8_0, false, 0x7080f221712848feull, 0xbab64f9874715399ull},
+    {DType::Q8_0, true, 0x7080f221712848feull, 0xbab64f9874715399ull},
+    {DType::Q8_1, false, 0x255751a832aed7b8ull, 0x0000000000000000ull},
+    {DType::Q2_K, false, 0x4fd55ca233d60644ull, 0x0f91154f1f8693f4ull},
+    {DType::Q2_K, true, 0x3fbfc6a92489fd00ull, 0x692634e8de1229caull},
+    {DType::Q3_K, false, 0x04e31aff62fb5c73ull, 0xff7963fb796c0533ull},
+    {DType::Q3_K, true, 0xe0793d55bebfccafull, 0xcc129aa65d7896ccull},
+    {DType::Q4_K, false, 0xd74ec457b3b88359ull, 0x759fde7ec2273ce0ull},
+    {DType::Q4_K, true, 0x914df103481d9ef1ull, 0xcc2a1dad73684fedull},
+    {DType::Q5_K, false, 0xdc9b01dce46258fdull, 0x9fca4b2fcca2f92dull},
+    {DType::Q5_K, true, 0x2fcb05580e049f6full, 0x45e087abb0e044cbull},
+    {DType::Q6_K, false, 0x2a552c8846d027c6ull, 0x05ba14d02135697dull},
+    {DType::Q6_K, true, 0xe05f4b4f90d047caull, 0x784fb6ccf6a015cdull},
+    {DType::Q8_K, false, 0x6d4ba3fb258dcc3full, 0x7c92fb9628eb5f44ull},
+    {DType::IQ2_XXS, true, 0x57a2a9822961f0d0ull, 0x932ccde77d49df64ull},
+    {DType::IQ2_XS, true, 0xc51cce2358faa09dull, 0xbf2d56970b9392efull},
+    {DType::IQ2_S, false, 0xab8d33166c6fdd08ull, 0xbd79cfcb47843ea6ull},
+    {DType::IQ2_S, true, 0x51113ba30308a51dull, 0x5d50f6612e0e959aull},
+    {DType::IQ3_XXS, false, 0xbe16ff6ad2d9d06dull, 0x20ccabbb6bf9c083ull},
+    {DType::IQ3_XXS, true, 0xe176a1b6d1264b98ull, 0x693aaad105d29d9cull},
+    {DType::IQ3_S, false, 0x2d98aec095186929ull, 0x0067f36c4e45ebc6ull},
+    {DType::IQ3_S, true, 0xd75a5b319870bc98ull, 0x4dd761db21035af4ull},
+    {DType::IQ1_S, true, 0x9048e2dc11e9dfb4ull, 0x13face09e77eee1aull},
+    {DType::IQ1_M, false, 0x9fc07252477837fbull, 0xb249913a7fa0fb01ull},
+    {DType::IQ1_M, true, 0xc5121463358c870cull, 0x06f220e716bdc319ull},
+    {DType::IQ4_NL, false, 0xb60aa86e90124ba5ull, 0x6cae3ffc74278f29ull},
+    {DType::IQ4_NL, true, 0xfa10433b8fa5aac2ull, 0xadcfcf4112d7849eull},
+    {DType::IQ4_XS, false, 0x590b8ed4e3e04f63ull, 0x4116f914288627b5ull},
+    {DType::IQ4_XS, true, 0xebf918b7ad90aec3ull, 0x99b3265196ed2effull},
+    {DType::TQ1_0, false, 0x47255b8251152e65ull, 0x0145ef4e0579938dull},
+    {DType::TQ1_0, true, 0x47255b8251152e65ull, 0x0145ef4e0579938dull},
+    {DType::TQ2_0, false, 0x99af8454ff221fdaull, 0x0145ef4e0579938dull},
+    {DType::TQ2_0, true, 0x99af8454ff221fdaull, 0x0145ef4e0579938dull},
+};
+
+void PrintTo(const Golden& g, std::ostream* os) {
+  *os << dtype_name(g.type) << (g.with_importance ? " with importance" : " without importance");
+}
+
 std::string golden_name(const ::testing::TestParamInfo<Golden>& info) {
   return std::string(dtype_name(info.param.type)) + (info.param.with_importance ? "_imatrix" : "_plain");
 }
@@ -146,6 +202,8 @@ class QuantGoldenTest : public ::testing::TestWithParam<Golden> {};
 
 TEST(QuantGoldenInput, MatchesTheHarnessInput) {
   const std::vector<float> special = testing::special_input(512);
+  const std::vector<float> zero_imp = testing::importance_with_zeros(512);
+  EXPECT_EQ(fnv1a(zero_imp.data(), zero_imp.size() * sizeof(float)), 0x60ccddf61780e71bull);
   EXPECT_EQ(fnv1a(special.data(), special.size() * sizeof(float)), 0x46dc6cdc40f3d91full);
   // The harness printed these for its input; a mismatch here means the
   // generator drifted and every other hash would fail for that reason.
@@ -162,8 +220,8 @@ TEST_P(QuantGoldenTest, BytesAndFloatsMatchGgml) {
   const std::vector<float> w = testing::golden_importance(kCols);
   const size_t row_size = *row_bytes(g.type, kCols);
   std::vector<uint8_t> q(row_size * testing::kGoldenRows);
-  const size_t written = quantize_rows(g.type, x.data(), q.data(), testing::kGoldenRows, kCols,
-                                       g.with_importance ? w.data() : nullptr);
+  const size_t written =
+      quantize_rows(g.type, x.data(), q.data(), testing::kGoldenRows, kCols, g.with_importance ? w.data() : nullptr);
   ASSERT_EQ(written, q.size());
   EXPECT_EQ(fnv1a(q.data(), q.size()), g.quantized_hash);
   if (g.dequantized_hash == 0) return;
@@ -180,14 +238,13 @@ class QuantGoldenSpecialTest : public ::testing::TestWithParam<Golden> {};
 // Zeros, constants, zero sub-blocks, underflowing and overflowing scales and
 // ties take the rarely used branches of every quantizer (IQ3_S's cursor
 // quirk, the all-zero early exits, the fudge-factor overflows).
-TEST_P(QuantGoldenSpecialTest, BytesAndFloatsMatchGgml) {
-  const Golden& g = GetParam();
+void check_special(const Golden& g, const std::vector<float>& w) {
   constexpr int kSpecialCols = 512;
   const std::vector<float> x = testing::special_input(kSpecialCols);
-  const std::vector<float> w = testing::golden_importance(kSpecialCols);
   const size_t row_size = *row_bytes(g.type, kSpecialCols);
   std::vector<uint8_t> q(row_size * testing::kSpecialRows);
-  quantize_rows(g.type, x.data(), q.data(), testing::kSpecialRows, kSpecialCols, g.with_importance ? w.data() : nullptr);
+  quantize_rows(g.type, x.data(), q.data(), testing::kSpecialRows, kSpecialCols,
+                g.with_importance ? w.data() : nullptr);
   EXPECT_EQ(fnv1a(q.data(), q.size()), g.quantized_hash);
   if (g.dequantized_hash == 0) return;
   std::vector<float> y(x.size());
@@ -196,7 +253,20 @@ TEST_P(QuantGoldenSpecialTest, BytesAndFloatsMatchGgml) {
   EXPECT_EQ(fnv1a(y.data(), y.size() * sizeof(float)), g.dequantized_hash);
 }
 
+TEST_P(QuantGoldenSpecialTest, BytesAndFloatsMatchGgml) { check_special(GetParam(), testing::golden_importance(512)); }
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantGoldenSpecialTest, ::testing::ValuesIn(kGoldenSpecial), golden_name);
+
+// Zero weights make the weighted searches meet empty sums and zero
+// distances (0/0 guards, ties between equally useless candidates).
+class QuantGoldenZeroImportanceTest : public ::testing::TestWithParam<Golden> {};
+
+TEST_P(QuantGoldenZeroImportanceTest, BytesAndFloatsMatchGgml) {
+  check_special(GetParam(), testing::importance_with_zeros(512));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, QuantGoldenZeroImportanceTest, ::testing::ValuesIn(kGoldenZeroImportance),
+                         golden_name);
 
 // The expanded grids (derived from the packed codebooks at compile time)
 // against FNV-1a hashes of ggml-common.h's iq2xxs_grid, iq2xs_grid,

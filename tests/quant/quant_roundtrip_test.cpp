@@ -2,10 +2,12 @@
 // bit-exactness with ggml is quant_golden_test.cpp's job).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,16 +33,17 @@ struct Quality {
 };
 
 constexpr Quality kQuality[] = {
-    {DType::F32, 0.0},        {DType::F16, 2.5e-4},     {DType::BF16, 2e-3},
-    {DType::Q8_0, 0.0125},    {DType::Q5_0, 0.10},      {DType::Q5_1, 0.062},
-    {DType::Q4_0, 0.20},      {DType::Q4_1, 0.125},     {DType::Q6_K, 0.038},
-    {DType::Q5_K, 0.061},     {DType::Q4_K, 0.118},     {DType::Q3_K, 0.26},
-    {DType::Q2_K, 0.35},      {DType::Q8_K, 0.026},     {DType::IQ4_NL, 0.145},
-    {DType::IQ4_XS, 0.146},   {DType::IQ3_S, 0.277},    {DType::IQ3_XXS, 0.365},
-    {DType::IQ2_S, 0.595},    {DType::IQ2_XS, 0.592},   {DType::IQ2_XXS, 0.75},
-    {DType::IQ1_M, 0.672},    {DType::IQ1_S, 0.78},     {DType::TQ1_0, 0.80},
+    {DType::F32, 0.0},      {DType::F16, 2.5e-4},    {DType::BF16, 2e-3},    {DType::Q8_0, 0.0125},
+    {DType::Q5_0, 0.10},    {DType::Q5_1, 0.062},    {DType::Q4_0, 0.20},    {DType::Q4_1, 0.125},
+    {DType::Q6_K, 0.038},   {DType::Q5_K, 0.061},    {DType::Q4_K, 0.118},   {DType::Q3_K, 0.26},
+    {DType::Q2_K, 0.35},    {DType::Q8_K, 0.026},    {DType::IQ4_NL, 0.145}, {DType::IQ4_XS, 0.146},
+    {DType::IQ3_S, 0.277},  {DType::IQ3_XXS, 0.365}, {DType::IQ2_S, 0.595},  {DType::IQ2_XS, 0.592},
+    {DType::IQ2_XXS, 0.75}, {DType::IQ1_M, 0.672},   {DType::IQ1_S, 0.78},   {DType::TQ1_0, 0.80},
     {DType::TQ2_0, 0.80},
 };
+
+// Readable parameter names in ctest's listing.
+void PrintTo(const Quality& q, std::ostream* os) { *os << dtype_name(q.type); }
 
 std::vector<float> round_trip(DType t, const float* x, int64_t nrows, int64_t n, const float* importance) {
   const size_t row_size = *row_bytes(t, uint64_t(n));
@@ -88,7 +91,8 @@ TEST_P(QuantQualityTest, ImportanceDoesNotHurtWeightedError) {
   const std::vector<float> w = testing::golden_importance(kCols);
   auto weighted_error = [&](const std::vector<float>& y) {
     double e = 0;
-    for (int i = 0; i < kCols; ++i) e += w[size_t(i)] * (double(x[size_t(i)]) - y[size_t(i)]) * (x[size_t(i)] - y[size_t(i)]);
+    for (int i = 0; i < kCols; ++i)
+      e += w[size_t(i)] * (double(x[size_t(i)]) - y[size_t(i)]) * (x[size_t(i)] - y[size_t(i)]);
     return e;
   };
   const double plain = weighted_error(round_trip(q.type, x.data(), 1, kCols, nullptr));
@@ -223,6 +227,22 @@ TEST(QuantEdgeCases, RowsAreIndependent) {
       quantize_rows(t, x.data() + r * 512, one.data(), 1, 512, w.data());
       EXPECT_EQ(0, std::memcmp(one.data(), batch.data() + r * rs, rs)) << dtype_name(t) << " row " << r;
     }
+  }
+}
+
+// Any bytes are a valid block: every index a block holds is masked to its
+// table's size, so dequantizing garbage reads nothing out of bounds (run
+// under TF_SANITIZE to check) and never throws.
+TEST(QuantEdgeCases, DequantizeArbitraryBytes) {
+  testing::SignalGenerator gen(99);
+  std::vector<uint8_t> bytes(4096);
+  for (uint8_t& b : bytes) b = uint8_t(gen.next() >> 56);
+  std::vector<float> y(1024);
+  for (DType t : all_targets()) {
+    if (t == DType::Q8_1) continue;
+    const int64_t n = int64_t(std::min<uint64_t>(1024, bytes.size() / traits(t).type_size * traits(t).block_size));
+    const int64_t whole = n / traits(t).block_size * traits(t).block_size;
+    EXPECT_NO_THROW(dequantize_row(t, bytes.data(), y.data(), whole)) << dtype_name(t);
   }
 }
 

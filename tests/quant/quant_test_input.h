@@ -56,6 +56,16 @@ inline std::vector<float> golden_importance(int n_per_row) {
   return w;
 }
 
+// golden_importance with columns of zero importance, as llama-imatrix
+// reports columns that no calibration token reached: every 7th column, one
+// whole 32-column block (64..95) and the tail from column 448 on.
+inline std::vector<float> importance_with_zeros(int n_per_row) {
+  std::vector<float> w = golden_importance(n_per_row);
+  for (int c = 0; c < n_per_row; ++c)
+    if (c % 7 == 3 || (c >= 64 && c < 96) || c >= 448) w[size_t(c)] = 0.0f;
+  return w;
+}
+
 // Edge cases, 7 rows: zeros; a constant; 32-blocks alternating zero and
 // signal; signal * 1e-20 (scales underflow f16); signal * 1e5 (scales of the
 // coarse types overflow f16, so ggml itself stores inf); two values with
