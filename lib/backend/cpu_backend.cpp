@@ -4,6 +4,7 @@
 #include "kernels/cpu/matmul.h"
 #include "tf/error.h"
 #include "tf/half.h"
+#include "tf/quant.h"
 #include "tf/thread_pool.h"
 
 namespace tf {
@@ -37,7 +38,12 @@ class CpuBackend : public Backend {
       case DType::F32: std::memcpy(out, p, d * 4); break;
       case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
       case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(p), out, d); break;
-      default: fail("embedding type ", dtype_name(table.dtype()), " is not supported yet");
+      default:
+        // A quantized table (llama.cpp quantizes token_embd too): only the
+        // looked-up row is dequantized.
+        if (!traits(table.dtype()).is_quantized)
+          fail("embedding type ", dtype_name(table.dtype()), " is not supported");
+        quant::dequantize_row(table.dtype(), p, out, int64_t(d));
     }
   }
 

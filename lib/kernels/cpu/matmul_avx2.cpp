@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "kernels/cpu/matmul_impl.h"
+#include "kernels/cpu/quant_matmul_impl.h"
 
 namespace tf::kernels::mm::avx2 {
 namespace {
@@ -233,8 +234,12 @@ constexpr TypeKernels make_type() {
 }  // namespace
 
 const IsaTable& table() {
-  static const IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), GemmKernel{}, make_type<F32>(),
-                          make_type<F16>(), make_type<BF16>()};
+  static const IsaTable t = [] {
+    IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), GemmKernel{}, make_type<F32>(), make_type<F16>(),
+               make_type<BF16>(), {}};
+    add_quant_kernels(t);
+    return t;
+  }();
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "kernels/cpu/matmul_impl.h"
+#include "kernels/cpu/quant_matmul_impl.h"
 
 namespace tf::kernels::mm::avx512 {
 namespace {
@@ -348,8 +349,9 @@ constexpr TypeKernels make_type() {
 const IsaTable& table() {
   static const IsaTable t = [] {
     IsaTable t{make_gemm(std::make_integer_sequence<int, kMR>{}), make_gemm_bf16(std::make_integer_sequence<int, kMR>{}),
-               make_type<F32>(), make_type<F16>(), make_type<BF16>()};
+               make_type<F32>(), make_type<F16>(), make_type<BF16>(), {}};
     t.bf16.pack_w_bf16 = &pack_w_bf16;
+    add_quant_kernels(t);
     return t;
   }();
   return t;

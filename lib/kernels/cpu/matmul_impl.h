@@ -11,6 +11,7 @@
 //  - prepare_x (optional): converts the activations once per call into what
 //              dot_rows reads — ggml's vec_dot_type, e.g. Q8_0 blocks for a
 //              Q4_0 W. nullptr: dot_rows reads the f32 rows of x.
+// The ggml block types are registered in quant_matmul*.cpp (quant_matmul_impl.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -37,11 +38,22 @@ using PackWFn = void (*)(const void* w, size_t w_stride, size_t n_rows, size_t k
 
 struct TypeKernels {
   size_t (*x_row_bytes)(size_t K) = nullptr;
+  // Converts rows [0, M) of x; dst row m starts at m * x_row_bytes(K).
   void (*prepare_x)(const float* x, size_t ldx, size_t M, size_t K, void* dst) = nullptr;
   DotRowsFn dot_rows = nullptr;
   PackWFn pack_w = nullptr;        // for the f32 GEMM engine (nullptr: no GEMM path)
   PackWFn pack_w_bf16 = nullptr;   // for the bf16 dot-product engine (bf16 W only)
+  // Largest M that Auto sends to dot_rows rather than the GEMM; 0: the
+  // driver's default for f32/f16/bf16.
+  size_t gemv_max_m = 0;
+  // Optional: dot_rows for many rows of x (the block types' int8 GEMM on
+  // prepare_x's rows); it handles W rows in groups of gemm_rows_unit.
+  DotRowsFn gemm_rows = nullptr;
+  size_t gemm_rows_unit = 0;
 };
+
+// Slots for the block types, indexed by DType id (> the largest id).
+constexpr size_t kTypeSlots = 40;
 
 // A GEMM engine: x rows are packed into panels of mr rows (a[kp][mr]), W into
 // panels of nr columns (b[kp][nr]); a packed element holds k_pack
@@ -72,6 +84,7 @@ struct IsaTable {
   GemmKernel gemm;       // f32 engine; mr == 0: no GEMM at this level
   GemmKernel gemm_bf16;  // bf16 dot-product engine (AVX512-BF16); mr == 0: none
   TypeKernels f32, f16, bf16;
+  TypeKernels quant[kTypeSlots];  // ggml block types by DType id; dot_rows nullptr: none
 };
 
 // nullptr when the type has no kernels at that level.
