@@ -100,7 +100,8 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
   const auto t0 = Clock::now();
   std::string in = in_arg;
   TempFile converted;
-  if (detect_model_format(in) == ModelFormat::HfFolder) {
+  const ModelFormat format = detect_model_format(in);
+  if (format == ModelFormat::HfFolder) {
     // quantize from llama.cpp's conversion of the folder, as a user would
     std::filesystem::path o(out);
     converted.path = (o.parent_path() / ("." + o.filename().string() + ".hf.tmp.gguf")).string();
@@ -109,7 +110,7 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
     log("converting ", in, " to GGUF first");
     convert_hf_to_gguf(in, converted.path, ho);
     in = converted.path;
-  } else if (detect_model_format(in) != ModelFormat::Gguf) {
+  } else if (format != ModelFormat::Gguf) {
     fail(in, ": tf-quantize takes a GGUF file or a Hugging Face folder");
   }
   if (!opt.dry_run) {
@@ -168,8 +169,7 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
 
   QuantizeResult result;
   const FileTypeSpec& ft = mix.file_type;
-  result.file_type = std::string(ft.copy_only ? std::string_view("COPY") : ft.name);
-  if (!ft.copy_only) result.file_type = std::string(file_type_name(ft.type));
+  result.file_type = ft.copy_only ? "COPY" : std::string(file_type_name(ft.type));  // Q4_K -> Q4_K_M
 
   gguf::Writer w;
   for (const gguf::KeyValue& kv : file.metadata()) w.set(kv.key, kv.value);

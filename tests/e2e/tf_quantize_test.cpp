@@ -158,4 +158,19 @@ TEST(TfQuantize, ImatrixBothFormatsAndEval) {
   EXPECT_EQ(ev["tokens"], 3 * 31);
 }
 
+TEST(TfQuantize, HuggingFaceFolderIsConvertedFirst) {
+  TF_REQUIRE_SHARED_MODELS();
+  test::TempDir dir;
+  std::string folder = (test::shared_models() / "parity" / "llama").string();
+  auto direct = run_shell("tf-quantize " + folder + " " + (dir / "a.gguf") + " q4_k_m");
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  auto piped = run_shell("tf-convert hf " + folder + " --outtype auto -o " + (dir / "f.gguf") + " | tf-quantize - " +
+                         (dir / "b.gguf") + " q4_k_m");
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(records(direct.out).at(records(direct.out).size() - 2)["sha256"],
+            records(piped.out).at(records(piped.out).size() - 2)["sha256"]);
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
 }  // namespace tf
