@@ -188,30 +188,42 @@ void gptq_quantize(DType type, float* w, void* dst, int64_t rows, int64_t cols, 
   const float* imp = importance ? importance : diag.data();
   const DTypeTraits& tr = traits(type);
   const int64_t B = tr.block_size;
+  const int64_t S = std::min<int64_t>(B, 32);  // columns rounded per grid
   const uint64_t row_size = *row_bytes(type, uint64_t(cols));
   pool.parallel_for(size_t(rows), 1, [&](size_t r0, size_t r1, int) {
-    std::vector<float> q(static_cast<size_t>(B)), err(static_cast<size_t>(B));
+    std::vector<float> q(static_cast<size_t>(B)), qn(q), xs(q), seen(q);
     for (size_t r = r0; r < r1; ++r) {
       float* x = w + r * size_t(cols);
       uint8_t* out = static_cast<uint8_t*>(dst) + r * row_size;
       for (int64_t i = 0; i < cols; ++i)
         if (dead[size_t(i)]) x[i] = 0;
       for (int64_t b0 = 0; b0 < cols; b0 += B) {
-        // the block's grid from its current (compensated) values
         uint8_t* blk = out + uint64_t(b0 / B) * tr.type_size;
-        quantize_rows(type, x + b0, blk, 1, B, imp + b0);
-        dequantize_row(type, blk, q.data(), B);
-        for (int64_t j = 0; j < B; ++j) {
-          const int64_t c = b0 + j;
-          const float* u = &U[size_t(c * cols)];
-          const float e = (x[c] - q[size_t(j)]) / u[c];
-          err[size_t(j)] = e;
-          for (int64_t k = c + 1; k < b0 + B; ++k) x[k] -= e * u[k];
+        // A 256-wide super-block is re-gridded every 32 columns: the columns
+        // already rounded are pinned at their values, the rest enter as
+        // compensated so far, so later sub-blocks' rounding sees the
+        // compensation (one grid per block for 32-wide types).
+        for (int64_t s0 = 0; s0 < B; s0 += S) {
+          for (int64_t j = 0; j < B; ++j) xs[size_t(j)] = j < s0 ? q[size_t(j)] : x[b0 + j];
+          quantize_rows(type, xs.data(), blk, 1, B, imp + b0);
+          dequantize_row(type, blk, qn.data(), B);
+          for (int64_t j = s0; j < s0 + S; ++j) {
+            const int64_t c = b0 + j;
+            const float* u = &U[size_t(c * cols)];
+            q[size_t(j)] = qn[size_t(j)];
+            seen[size_t(j)] = x[c];
+            const float e = (x[c] - q[size_t(j)]) / u[c];
+            for (int64_t k = c + 1; k < b0 + B; ++k) x[k] -= e * u[k];
+          }
         }
-        // the block's errors onto every later column
+        if (S < B) {  // the stored block: the pinned values, rounded once more
+          quantize_rows(type, q.data(), blk, 1, B, imp + b0);
+          dequantize_row(type, blk, q.data(), B);
+        }
+        // the block's errors (against what is stored) onto every later column
         for (int64_t j = 0; j < B; ++j) {
-          const float e = err[size_t(j)];
           const float* u = &U[size_t((b0 + j) * cols)];
+          const float e = (seen[size_t(j)] - q[size_t(j)]) / u[b0 + j];
           for (int64_t k = b0 + B; k < cols; ++k) x[k] -= e * u[k];
         }
       }
