@@ -138,6 +138,7 @@ struct Session::State {
   // scratch, sized for n_batch tokens
   std::vector<float> x, h, h2, qkv, attn, o, mlp, ff, logits;
   std::vector<int32_t> pos;
+  MatmulObserver* observer = nullptr;
 };
 
 Session::Session(const CausalLM& model, const SessionOptions& options) : model_(model), state_(std::make_unique<State>()) {
@@ -162,6 +163,7 @@ Session::Session(const CausalLM& model, const SessionOptions& options) : model_(
   };
   s.k_row = row_bytes(s.k_type, "K");
   s.v_row = row_bytes(s.v_type, "V");
+  s.observer = options.observer;
   s.n_batch = std::max<int64_t>(1, options.n_batch);
   const size_t rows = size_t(c.num_kv_heads * n_ctx_);
   s.k_cache.assign(size_t(c.num_layers), std::vector<uint8_t>(rows * s.k_row));
@@ -214,7 +216,9 @@ void apply_norm(Backend& be, const DecoderModel& m, const NormWeights& n, const 
     be.layer_norm(x, n.w.data(), n.b.empty() ? nullptr : n.b.data(), y, rows, d, eps);
 }
 
-void apply_linear(Backend& be, const Linear& l, const float* x, size_t rows, float* y, size_t ldy) {
+void apply_linear(Backend& be, MatmulObserver* observer, const Linear& l, const float* x, size_t rows, float* y,
+                  size_t ldy) {
+  if (observer) observer->observe(*l.w, x, rows);
   be.linear(x, rows, *l.w, l.b.empty() ? nullptr : l.b.data(), y, ldy);
 }
 
@@ -264,11 +268,11 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
       apply_norm(be, m, layer.attn_norm, x, h, n);
       float* qkv = s.qkv.data();
       if (layer.qkv.w) {
-        apply_linear(be, layer.qkv, h, n, qkv, qkv_w);
+        apply_linear(be, s.observer, layer.qkv, h, n, qkv, qkv_w);
       } else {
-        apply_linear(be, layer.q, h, n, qkv, qkv_w);
-        apply_linear(be, layer.k, h, n, qkv + m.q_dim, qkv_w);
-        apply_linear(be, layer.v, h, n, qkv + m.q_dim + m.kv_dim, qkv_w);
+        apply_linear(be, s.observer, layer.q, h, n, qkv, qkv_w);
+        apply_linear(be, s.observer, layer.k, h, n, qkv + m.q_dim, qkv_w);
+        apply_linear(be, s.observer, layer.v, h, n, qkv + m.q_dim + m.kv_dim, qkv_w);
       }
       float* q = qkv;
       float* k = qkv + m.q_dim;
@@ -303,23 +307,23 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
       a.scale = c.attn_scale > 0 ? float(c.attn_scale) : 0.0f;
       a.out = s.attn.data();
       be.attention(a);
-      apply_linear(be, layer.o, s.attn.data(), n, s.o.data(), d);
+      apply_linear(be, s.observer, layer.o, s.attn.data(), n, s.o.data(), d);
 
       auto mlp = [&](const float* in, float* result) {
         size_t ff = size_t(c.intermediate_size);
         float* f = s.ff.data();
         if (m.gated && m.gate_up_fused) {
-          apply_linear(be, layer.up, in, n, f, 2 * ff);  // rows [gate | up]
+          apply_linear(be, s.observer, layer.up, in, n, f, 2 * ff);  // rows [gate | up]
           for (size_t t = 0; t < n; ++t) be.glu(m.act, f + t * 2 * ff, f + t * 2 * ff + ff, f + t * ff, ff);
         } else if (m.gated) {
-          apply_linear(be, layer.gate, in, n, f, ff);
-          apply_linear(be, layer.up, in, n, f + n * ff, ff);
+          apply_linear(be, s.observer, layer.gate, in, n, f, ff);
+          apply_linear(be, s.observer, layer.up, in, n, f + n * ff, ff);
           be.glu(m.act, f, f + n * ff, f, n * ff);
         } else {
-          apply_linear(be, layer.up, in, n, f, ff);
+          apply_linear(be, s.observer, layer.up, in, n, f, ff);
           be.activation(m.act, f, f, n * ff);
         }
-        apply_linear(be, layer.down, f, n, result, d);
+        apply_linear(be, s.observer, layer.down, f, n, result, d);
       };
       if (c.parallel_residual) {
         // x + attn(norm(x)) + mlp(norm'(x)); norm' is falcon's second norm,
@@ -350,10 +354,10 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
     if (out && out->want_last_hidden)
       std::memcpy(&out->last_hidden[start * d], hn, n * d * 4);
     if (out && out->want_all_logits) {
-      apply_linear(be, Linear{m.output, {}}, hn, n, &out->logits[start * V], V);
+      apply_linear(be, s.observer, Linear{m.output, {}}, hn, n, &out->logits[start * V], V);
       if (start + n == n_tokens) std::memcpy(s.logits.data(), &out->logits[(n_tokens - 1) * V], V * 4);
     } else if (start + n == n_tokens) {
-      apply_linear(be, Linear{m.output, {}}, hn + (n - 1) * d, 1, s.logits.data(), V);
+      apply_linear(be, s.observer, Linear{m.output, {}}, hn + (n - 1) * d, 1, s.logits.data(), V);
     }
     n_past_ += int64_t(n);
   }

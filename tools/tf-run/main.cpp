@@ -14,5 +14,6 @@ int main(int argc, char** argv) {
                          tf::run::add_detokenize(app);
                          tf::run::add_train_tokenizer(app);
                          tf::run::add_pipelines(app);
+                         tf::run::add_imatrix(app);
                        });
 }

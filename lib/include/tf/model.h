@@ -11,6 +11,7 @@
 #include "tf/dtype.h"
 #include "tf/hf_config.h"
 #include "tf/mapped_file.h"
+#include "tf/tensor.h"
 
 namespace tf {
 
@@ -46,11 +47,22 @@ class CausalLM {
   std::unique_ptr<models::DecoderModel> impl_;
 };
 
+// Sees the input of every product with a weight matrix: activation
+// statistics for importance matrices and GPTQ calibration. Sessions without
+// one pay a null check per matrix product.
+class MatmulObserver {
+ public:
+  virtual ~MatmulObserver() = default;
+  // x: `rows` contiguous rows of weight.dim(1) floats, about to be multiplied by weightᵀ.
+  virtual void observe(const Tensor& weight, const float* x, size_t rows) = 0;
+};
+
 struct SessionOptions {
   int64_t n_ctx = 0;             // KV cache positions; 0: min(model context, 4096)
   int64_t n_batch = 512;         // tokens per forward pass while processing a prompt
   DType kv_type = DType::F16;    // KV cache: F16, F32, or Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / IQ4_NL
   std::optional<DType> k_type, v_type;  // K's / V's cache type when it differs from kv_type
+  MatmulObserver* observer = nullptr;
 };
 
 // What a forward pass returns besides the last token's logits.
