@@ -79,7 +79,10 @@ nlohmann::json evaluate_quantized(const std::string& original, const std::string
   } cleanup{&dequant_path};
   try {
     quant = CausalLM::load(quantized);
-    Session probe(*quant, SessionOptions{8, 8, DType::F16});
+    SessionOptions probe_options;
+    probe_options.n_ctx = 8;
+    probe_options.n_batch = 8;
+    Session probe(*quant, probe_options);
     int32_t tok = 0;
     probe.eval(&tok, 1);
   } catch (const Error& e) {
@@ -106,7 +109,9 @@ nlohmann::json evaluate_quantized(const std::string& original, const std::string
   const int64_t first = n_ctx / 2;
   constexpr int64_t kStep = 32;  // positions evaluated at once: memory 2 * kStep * vocab floats
 
-  SessionOptions so{n_ctx, kStep, DType::F16};
+  SessionOptions so;
+  so.n_ctx = n_ctx;
+  so.n_batch = kStep;
   Session sb(*base, so), sq(*quant, so);
   ForwardOutputs ob, oq;
   ob.want_all_logits = oq.want_all_logits = true;
