@@ -98,6 +98,7 @@ bool Tape::should_record(std::initializer_list<const Var*> inputs) {
 }
 
 void Tape::record(Var& output, std::function<void(const Tensor&)> backward) {
+  if (consumed_) fail("autograd: recording onto a tape whose backward() already ran");
   output.impl_->requires_grad = true;
   nodes_.push_back(Node{output, std::move(backward)});
 }
@@ -110,6 +111,7 @@ void Tape::backward(const Var& root) {
 }
 
 void Tape::backward(const Var& root, const Tensor& seed) {
+  if (consumed_) fail("autograd: backward() twice on one tape (its graph was freed by the first)");
   if (!root.requires_grad()) fail("autograd: backward() from a Var that does not require a gradient");
   if (seed.shape() != root.shape() || seed.dtype() != DType::F32)
     fail("autograd: seed ", seed.shape_string(), " for a root of shape ", shape_string(root.shape()));
@@ -125,6 +127,8 @@ void Tape::backward(const Var& root, const Tensor& seed) {
     if (!node.output.has_grad()) continue;  // not on a path to root
     node.backward(node.output.grad());
   }
+  clear();
+  consumed_ = true;
 }
 
 void Tape::clear() { nodes_.clear(); }

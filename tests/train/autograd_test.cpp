@@ -63,6 +63,15 @@ TEST(Autograd, BranchesThatDoNotReachTheRootAreSkipped) {
   EXPECT_FALSE(b.has_grad());
 }
 
+TEST(Autograd, OneBackwardPerTape) {
+  Var w = Var::parameter(Tensor::zeros(DType::F32, {2}));
+  Tape tape;
+  const Var y = sum(square(w));
+  tape.backward(y);
+  EXPECT_EQ(tape.size(), 0u);  // the graph is freed
+  EXPECT_THROW(tape.backward(y), Error);
+}
+
 TEST(Autograd, ValuesMustBeF32) {
   EXPECT_THROW(Var(Tensor::zeros(DType::F16, {2})), Error);
 }

@@ -82,6 +82,8 @@ class Tape {
 
   // d root / d (every Var that requires a gradient), accumulated into their
   // grads. root must have one element (the gradient is seeded with 1).
+  // As in PyTorch, the recorded graph is freed afterwards: one backward per
+  // tape (a second one is an error).
   void backward(const Var& root);
   // Vector-Jacobian product: seeds root's gradient with `seed` (root's shape).
   void backward(const Var& root, const Tensor& seed);
@@ -105,6 +107,7 @@ class Tape {
   };
   std::vector<Node> nodes_;
   Tape* previous_ = nullptr;
+  bool consumed_ = false;
 };
 
 // Pauses gradient recording on this thread (e.g. an evaluation pass inside a
