@@ -64,6 +64,38 @@ TEST(TrainGrad, BinaryOpsBroadcast) {
   }
 }
 
+TEST(TrainGrad, BinaryOpsRandomBroadcastShapes) {
+  // Random rank-3 output shapes; each operand drops leading dims and sets
+  // random dims to 1.
+  Rng rng(11);
+  for (int trial = 0; trial < 8; ++trial) {
+    const Shape out = random_shape(rng, 3, 4);
+    auto operand = [&] {
+      Shape s(out.begin() + int64_t(rng.below(3)), out.end());
+      for (int64_t& d : s)
+        if (rng.below(3) == 0) d = 1;
+      return s;
+    };
+    const Shape sa = operand(), sb = operand();
+    SCOPED_TRACE(shape_string(sa) + " with " + shape_string(sb));
+    check_gradients([](const Vars& v) { return mul(v[0], v[1]); }, {random_var(sa, 1), random_var(sb, 2)});
+    check_gradients([](const Vars& v) { return div(v[0], v[1]); }, {random_var(sa, 3), random_var(sb, 4, 0.3f, 1.5f)});
+  }
+}
+
+TEST(TrainGrad, ComposedGraphReusesIntermediates) {
+  // A transformer-style block where intermediates feed several consumers:
+  // residual adds, a norm, an MLP, and a loss.
+  const std::vector<int32_t> targets = {1, 0, 3};
+  check_gradients(
+      [&](const Vars& v) {
+        const Var h = rms_norm(v[0], v[3]);
+        const Var y = add(v[0], linear(silu(linear(h, v[1])), v[2]));
+        return add(cross_entropy(y, targets), mean(mul(y, y)));
+      },
+      {random_var({3, 4}, 1), random_var({6, 4}, 2, 0.5f), random_var({4, 6}, 3, 0.5f), random_var({4}, 4, 0.1f, 1.0f)});
+}
+
 TEST(TrainGrad, BroadcastShapeAndValues) {
   const Var a = Var::from({2, 1}, {1, 2}), b = Var::from({3}, {10, 20, 30});
   const Var c = add(a, b);
