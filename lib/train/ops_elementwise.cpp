@@ -4,11 +4,25 @@
 #include <numbers>
 
 #include "tf/error.h"
+#include "tf/thread_pool.h"
 #include "tf/train_ops.h"
 
 namespace tf::train {
 
 namespace {
+
+// Elementwise loops over large arrays are split across the default pool;
+// small ones stay on the caller (a hand-off costs more than it saves).
+constexpr size_t kGrain = size_t(1) << 15;
+
+template <class Fn>
+void parallel_elements(int64_t n, Fn&& fn) {
+  if (n < int64_t(2 * kGrain)) {
+    fn(int64_t(0), n);
+    return;
+  }
+  default_pool().parallel_for(size_t(n), kGrain, [&](size_t b, size_t e, int) { fn(int64_t(b), int64_t(e)); });
+}
 
 // How each output element of a broadcast maps to an element of a and of b.
 struct Broadcast {
@@ -68,18 +82,35 @@ Var binary(const Var& a, const Var& b, const char* name, F f, DA dfa, DB dfb) {
   Var out = Var::zeros(bc.out);
   const float *pa = a.data(), *pb = b.data();
   float* po = out.mutable_data();
-  bc.for_each([&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]); });
+  if (bc.same)
+    parallel_elements(out.numel(), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) po[i] = f(pa[i], pb[i]);
+    });
+  else
+    bc.for_each([&](int64_t i, int64_t ia, int64_t ib) { po[i] = f(pa[ia], pb[ib]); });
   if (Tape::should_record({&a, &b})) {
     Tape::active()->record(out, [a, b, bc, dfa, dfb](const Tensor& g) {
       Var ga = a, gb = b;
       const float *pa = a.data(), *pb = b.data(), *pg = g.data_as<float>();
+      // Broadcast operands receive many contributions per element, so only
+      // the same-shape case is split across threads.
       if (ga.requires_grad()) {
         float* d = ga.grad_buffer();
-        bc.for_each([&](int64_t i, int64_t ia, int64_t ib) { d[ia] += pg[i] * dfa(pa[ia], pb[ib]); });
+        if (bc.same)
+          parallel_elements(a.numel(), [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) d[i] += pg[i] * dfa(pa[i], pb[i]);
+          });
+        else
+          bc.for_each([&](int64_t i, int64_t ia, int64_t ib) { d[ia] += pg[i] * dfa(pa[ia], pb[ib]); });
       }
       if (gb.requires_grad()) {
         float* d = gb.grad_buffer();
-        bc.for_each([&](int64_t i, int64_t ia, int64_t ib) { d[ib] += pg[i] * dfb(pa[ia], pb[ib]); });
+        if (bc.same)
+          parallel_elements(b.numel(), [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) d[i] += pg[i] * dfb(pa[i], pb[i]);
+          });
+        else
+          bc.for_each([&](int64_t i, int64_t ia, int64_t ib) { d[ib] += pg[i] * dfb(pa[ia], pb[ib]); });
       }
     });
   }
@@ -93,13 +124,17 @@ Var unary(const Var& x, F f, DF df) {
   const float* px = x.data();
   float* py = out.mutable_data();
   const int64_t n = x.numel();
-  for (int64_t i = 0; i < n; ++i) py[i] = f(px[i]);
+  parallel_elements(n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) py[i] = f(px[i]);
+  });
   if (Tape::should_record({&x})) {
     Tape::active()->record(out, [x, out_value = out.value(), df, n](const Tensor& g) {
       Var gx = x;
       const float *px = x.data(), *py = out_value.data_as<float>(), *pg = g.data_as<float>();
       float* d = gx.grad_buffer();
-      for (int64_t i = 0; i < n; ++i) d[i] += pg[i] * df(px[i], py[i]);
+      parallel_elements(n, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) d[i] += pg[i] * df(px[i], py[i]);
+      });
     });
   }
   return out;
