@@ -4,8 +4,22 @@
 #include <numbers>
 
 #include "tf/error.h"
+#include "tf/thread_pool.h"
 
 namespace tf::train {
+
+namespace {
+// Update loops over large parameters are split across the default pool.
+template <class Fn>
+void for_elements(int64_t n, Fn&& fn) {
+  constexpr size_t grain = size_t(1) << 15;
+  if (n < int64_t(2 * grain)) {
+    fn(int64_t(0), n);
+    return;
+  }
+  default_pool().parallel_for(size_t(n), grain, [&](size_t lo, size_t hi, int) { fn(int64_t(lo), int64_t(hi)); });
+}
+}  // namespace
 
 std::vector<ParamGroup> decay_groups(const std::vector<Var>& params) {
   ParamGroup decay, no_decay;
@@ -51,15 +65,17 @@ void Sgd::step() {
       std::vector<float>& buf = momentum_[gi][pi];
       const bool first = buf.empty();
       if (opt_.momentum != 0.0f && first) buf.resize(size_t(p.numel()));
-      for (int64_t i = 0; i < p.numel(); ++i) {
-        float d = grad[i] + wd * w[i];
-        if (opt_.momentum != 0.0f) {
-          float& b = buf[size_t(i)];
-          b = first ? d : opt_.momentum * b + (1.0f - opt_.dampening) * d;
-          d = opt_.nesterov ? d + opt_.momentum * b : b;
+      for_elements(p.numel(), [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          float d = grad[i] + wd * w[i];
+          if (opt_.momentum != 0.0f) {
+            float& b = buf[size_t(i)];
+            b = first ? d : opt_.momentum * b + (1.0f - opt_.dampening) * d;
+            d = opt_.nesterov ? d + opt_.momentum * b : b;
+          }
+          w[i] -= lr * d;
         }
-        w[i] -= lr * d;
-      }
+      });
     }
   }
 }
@@ -91,14 +107,16 @@ void Adam::step() {
       const float* grad = p.grad().data_as<float>();
       const float decay = opt_.decoupled_weight_decay ? 1.0f - lr * wd : 1.0f;
       const float l2 = opt_.decoupled_weight_decay ? 0.0f : wd;
-      for (int64_t i = 0; i < p.numel(); ++i) {
-        const float g = grad[i] + l2 * w[i];
-        float& m = s.m[size_t(i)];
-        float& v = s.v[size_t(i)];
-        m = opt_.beta1 * m + (1.0f - opt_.beta1) * g;
-        v = opt_.beta2 * v + (1.0f - opt_.beta2) * g * g;
-        w[i] = w[i] * decay - step_size * m / (std::sqrt(v) * inv_sqrt_bc2 + opt_.eps);
-      }
+      for_elements(p.numel(), [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const float g = grad[i] + l2 * w[i];
+          float& m = s.m[size_t(i)];
+          float& v = s.v[size_t(i)];
+          m = opt_.beta1 * m + (1.0f - opt_.beta1) * g;
+          v = opt_.beta2 * v + (1.0f - opt_.beta2) * g * g;
+          w[i] = w[i] * decay - step_size * m / (std::sqrt(v) * inv_sqrt_bc2 + opt_.eps);
+        }
+      });
     }
   }
 }

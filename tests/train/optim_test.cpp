@@ -85,6 +85,21 @@ TEST(Optim, AdamMatchesTheFormula) {
   EXPECT_NEAR(q.item(), 0.9f, 1e-6);
 }
 
+TEST(Optim, LargeParametersUpdateEveryElement) {
+  // Big enough for the threaded update loop: every element must see the
+  // same two steps as a scalar would.
+  const int64_t n = 200000;
+  Var p = Var::parameter(Tensor::zeros(DType::F32, {n}));
+  for (int64_t i = 0; i < n; ++i) p.mutable_data()[i] = 1.0f;
+  Adam adamw({p}, adamw_options(0.1f, 0.01f));
+  for (float g : {0.5f, -0.3f}) {
+    set_grad(p, std::vector<float>(size_t(n), g));
+    adamw.step();
+  }
+  const double want = adam_reference(1.0, {0.5, -0.3}, 0.1, 0.9, 0.999, 1e-8, 0.01, true);
+  for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(p.data()[i], want, 1e-6) << i;
+}
+
 TEST(Optim, AdamWDecouplesWeightDecay) {
   Var p = scalar_param(1.0f);
   Adam adamw({p}, adamw_options(0.1f, 0.01f));
