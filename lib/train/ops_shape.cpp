@@ -14,7 +14,7 @@ int wrap_dim(int dim, int nd, const char* op) {
   return dim;
 }
 
-// Copies the [outer, n_src, inner] block x into [outer, n_dst, inner] at
+// Copies the [outer, n_src, inner] block src into [outer, n_dst, inner] at
 // offset `at` of the middle dimension (adding instead of copying with scatter_add).
 void copy_middle(const float* src, int64_t n_src, float* dst, int64_t n_dst, int64_t at, int64_t outer,
                  int64_t inner, bool scatter_add) {

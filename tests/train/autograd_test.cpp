@@ -72,6 +72,16 @@ TEST(Autograd, OneBackwardPerTape) {
   EXPECT_THROW(tape.backward(y), Error);
 }
 
+TEST(Autograd, ParameterSharesTheCallersTensor) {
+  // A trained parameter is the library's own Tensor: updates are visible
+  // through the tensor the caller passed in, with no copy back.
+  Tensor t = Tensor::zeros(DType::F32, {3});
+  Var p = Var::parameter(t, "w");
+  p.mutable_data()[1] = 2.5f;
+  EXPECT_EQ(t.data_as<float>()[1], 2.5f);
+  EXPECT_EQ(p.name(), "w");
+}
+
 TEST(Autograd, ValuesMustBeF32) {
   EXPECT_THROW(Var(Tensor::zeros(DType::F16, {2})), Error);
 }
