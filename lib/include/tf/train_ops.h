@@ -1,0 +1,82 @@
+// Differentiable ops on tf::train::Var (see tf/autograd.h). Each op computes
+// its value; inside a Tape scope it also records its backward function. The
+// forward and backward of each op family sit side by side in
+// lib/train/ops_<family>.cpp.
+//
+// Shapes are written outermost first; "rows" means all dimensions but the
+// last. Binary elementwise ops broadcast as NumPy / PyTorch do.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "tf/autograd.h"
+#include "tf/rng.h"
+
+namespace tf::train {
+
+// ---- linear algebra (ops_matmul.cpp)
+// a [..., M, K] (or [..., K, M] with trans_a) · b [..., K, N] (or [..., N, K]
+// with trans_b). Batch dimensions must match, or b may be 2-D and shared.
+Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
+// x [..., K] · w[N, K]ᵀ + bias[N] (bias may be undefined): a PyTorch Linear.
+Var linear(const Var& x, const Var& w, const Var& bias = Var());
+
+// ---- elementwise (ops_elementwise.cpp)
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var div(const Var& a, const Var& b);
+Var scale(const Var& x, float s);       // x·s
+Var add_scalar(const Var& x, float s);  // x + s
+Var neg(const Var& x);
+Var square(const Var& x);
+Var exp(const Var& x);
+Var log(const Var& x);
+Var relu(const Var& x);
+Var gelu(const Var& x);       // 0.5·x·(1 + erf(x/√2))
+Var gelu_tanh(const Var& x);  // 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+Var silu(const Var& x);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+// Zeroes each element with probability p and scales the rest by 1/(1-p);
+// identity when !training or p == 0. The mask comes from rng.
+Var dropout(const Var& x, float p, Rng& rng, bool training = true);
+
+// ---- reductions (ops_reduce.cpp)
+Var sum(const Var& x);                                 // all elements -> []
+Var mean(const Var& x);                                // all elements -> []
+Var sum(const Var& x, int dim, bool keepdim = false);
+Var mean(const Var& x, int dim, bool keepdim = false);
+Var max(const Var& x, int dim, bool keepdim = false);  // gradient goes to the first maximum
+
+// ---- shape (ops_shape.cpp)
+Var reshape(const Var& x, Shape shape);  // one -1 allowed
+Var transpose(const Var& x, int d0, int d1);
+Var slice(const Var& x, int dim, int64_t begin, int64_t end);  // [begin, end)
+Var concat(const std::vector<Var>& xs, int dim);
+// table [V, D], ids (each in [0, V)) -> [ids.size(), D].
+Var embedding(const Var& table, const std::vector<int32_t>& ids);
+
+// ---- normalization (ops_norm.cpp), over the last dimension
+Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
+Var rms_norm(const Var& x, const Var& weight, float eps = 1e-6f);
+
+// ---- softmax and losses (ops_loss.cpp), over the last dimension
+Var softmax(const Var& x);
+Var log_softmax(const Var& x);
+// logits [N, C], targets[N]; mean over targets != ignore_index. With label
+// smoothing ε the target distribution is (1-ε)·onehot + ε/C (PyTorch's).
+Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_t ignore_index = -100,
+                  float label_smoothing = 0.0f);
+Var mse_loss(const Var& a, const Var& b);  // mean of (a-b)²
+// Distillation loss: T² · mean over rows of KL(softmax(teacher/T) ‖ softmax(student/T)),
+// PyTorch's kl_div(log_softmax(s/T), softmax(t/T), reduction="batchmean")·T².
+// Both gradients are computed (the teacher's is usually unused).
+Var kl_div(const Var& student_logits, const Var& teacher_logits, float temperature = 1.0f);
+
+// ---- attention (ops_attention.cpp)
+// q, k, v [B, H, T, D] -> [B, H, T, D]: softmax(q·kᵀ/√D + causal mask)·v,
+// composed from the ops above.
+Var causal_attention(const Var& q, const Var& k, const Var& v);
+
+}  // namespace tf::train

@@ -1,0 +1,188 @@
+// Softmax, log-softmax and the losses built on them, over the last dimension.
+// The losses are fused (one pass for value and gradient) rather than composed:
+// composing log(softmax) loses precision and memory for no benefit.
+#include <algorithm>
+#include <cmath>
+
+#include "tf/error.h"
+#include "tf/train_ops.h"
+
+namespace tf::train {
+
+namespace {
+
+// log_softmax of one row of n, scaled by 1/T first.
+void log_softmax_row(const float* x, float* y, int64_t n, float inv_t = 1.0f) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i] * inv_t);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(double(x[i] * inv_t - mx));
+  const float log_s = float(std::log(s));
+  // (x − max) − log Σ: subtracting the large max first keeps the digits.
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * inv_t - mx) - log_s;
+}
+
+int64_t rows_of(const Var& x, const char* op) {
+  if (x.ndim() < 1) fail(op, ": scalar input");
+  return x.dim(-1) ? x.numel() / x.dim(-1) : 0;
+}
+
+}  // namespace
+
+Var softmax(const Var& x) {
+  const int64_t C = x.ndim() ? x.dim(-1) : 0, rows = rows_of(x, "softmax");
+  Var out = Var::zeros(x.shape());
+  float* y = out.mutable_data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * C;
+    float* yr = y + r * C;
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < C; ++i) mx = std::max(mx, xr[i]);
+    double s = 0;
+    for (int64_t i = 0; i < C; ++i) s += (yr[i] = std::exp(xr[i] - mx));
+    const float inv = float(1.0 / s);
+    for (int64_t i = 0; i < C; ++i) yr[i] *= inv;
+  }
+  if (Tape::should_record({&x})) {
+    Tape::active()->record(out, [x, y_val = out.value(), C, rows](const Tensor& g) {
+      Var gx = x;
+      float* dx = gx.grad_buffer();
+      const float *y = y_val.data_as<float>(), *pg = g.data_as<float>();
+      for (int64_t r = 0; r < rows; ++r) {  // dx = y·(g − Σ g·y)
+        double dot = 0;
+        for (int64_t i = 0; i < C; ++i) dot += double(pg[r * C + i]) * y[r * C + i];
+        for (int64_t i = 0; i < C; ++i) dx[r * C + i] += y[r * C + i] * (pg[r * C + i] - float(dot));
+      }
+    });
+  }
+  return out;
+}
+
+Var log_softmax(const Var& x) {
+  const int64_t C = x.ndim() ? x.dim(-1) : 0, rows = rows_of(x, "log_softmax");
+  Var out = Var::zeros(x.shape());
+  for (int64_t r = 0; r < rows; ++r) log_softmax_row(x.data() + r * C, out.mutable_data() + r * C, C);
+  if (Tape::should_record({&x})) {
+    Tape::active()->record(out, [x, y_val = out.value(), C, rows](const Tensor& g) {
+      Var gx = x;
+      float* dx = gx.grad_buffer();
+      const float *y = y_val.data_as<float>(), *pg = g.data_as<float>();
+      for (int64_t r = 0; r < rows; ++r) {  // dx = g − softmax·Σ g
+        double s = 0;
+        for (int64_t i = 0; i < C; ++i) s += pg[r * C + i];
+        for (int64_t i = 0; i < C; ++i) dx[r * C + i] += pg[r * C + i] - std::exp(y[r * C + i]) * float(s);
+      }
+    });
+  }
+  return out;
+}
+
+Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_t ignore_index, float label_smoothing) {
+  if (logits.ndim() != 2 || logits.dim(0) != int64_t(targets.size()))
+    fail("cross_entropy: logits ", shape_string(logits.shape()), " for ", targets.size(), " targets");
+  if (label_smoothing < 0.0f || label_smoothing > 1.0f) fail("cross_entropy: label smoothing ", label_smoothing, " outside [0, 1]");
+  const int64_t N = logits.dim(0), C = logits.dim(1);
+  const float eps = label_smoothing;
+  std::vector<float> logp(static_cast<size_t>(N * C));
+  double total = 0;
+  int64_t count = 0;
+  for (int64_t r = 0; r < N; ++r) {
+    const int32_t t = targets[size_t(r)];
+    if (t == ignore_index) continue;
+    if (t < 0 || t >= C) fail("cross_entropy: target ", t, " outside ", C, " classes");
+    float* lp = logp.data() + r * C;
+    log_softmax_row(logits.data() + r * C, lp, C);
+    double smooth = 0;
+    if (eps > 0)
+      for (int64_t i = 0; i < C; ++i) smooth += lp[i];
+    total -= (1.0 - eps) * lp[t] + eps / double(C) * smooth;
+    ++count;
+  }
+  // No counted target: 0 rather than PyTorch's 0/0 = NaN, so a fully padded
+  // micro-batch does not poison an accumulated gradient.
+  Var out = Var::scalar(count ? float(total / double(count)) : 0.0f);
+  if (count && Tape::should_record({&logits})) {
+    Tape::active()->record(out, [logits, targets, ignore_index, eps, N, C, count, logp = std::move(logp)](const Tensor& g) {
+      Var gl = logits;
+      float* d = gl.grad_buffer();
+      const float k = g.data_as<float>()[0] / float(count);
+      for (int64_t r = 0; r < N; ++r) {  // d = softmax − target distribution
+        const int32_t t = targets[size_t(r)];
+        if (t == ignore_index) continue;
+        for (int64_t i = 0; i < C; ++i) {
+          const float q = (i == t ? 1.0f - eps : 0.0f) + eps / float(C);
+          d[r * C + i] += k * (std::exp(logp[size_t(r * C + i)]) - q);
+        }
+      }
+    });
+  }
+  return out;
+}
+
+Var mse_loss(const Var& a, const Var& b) {
+  if (a.shape() != b.shape()) fail("mse_loss: shapes ", shape_string(a.shape()), " and ", shape_string(b.shape()), " differ");
+  const int64_t n = a.numel();
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = double(a.data()[i]) - b.data()[i];
+    s += d * d;
+  }
+  Var out = Var::scalar(n ? float(s / double(n)) : 0.0f);
+  if (n && Tape::should_record({&a, &b})) {
+    Tape::active()->record(out, [a, b, n](const Tensor& g) {
+      Var ga = a, gb = b;
+      const float k = 2.0f * g.data_as<float>()[0] / float(n);
+      float* da = ga.requires_grad() ? ga.grad_buffer() : nullptr;
+      float* db = gb.requires_grad() ? gb.grad_buffer() : nullptr;
+      for (int64_t i = 0; i < n; ++i) {
+        const float d = k * (a.data()[i] - b.data()[i]);
+        if (da) da[i] += d;
+        if (db) db[i] -= d;
+      }
+    });
+  }
+  return out;
+}
+
+Var kl_div(const Var& student_logits, const Var& teacher_logits, float temperature) {
+  if (student_logits.shape() != teacher_logits.shape())
+    fail("kl_div: shapes ", shape_string(student_logits.shape()), " and ", shape_string(teacher_logits.shape()), " differ");
+  if (!(temperature > 0.0f)) fail("kl_div: temperature must be positive, got ", temperature);
+  const int64_t C = student_logits.ndim() ? student_logits.dim(-1) : 0, rows = rows_of(student_logits, "kl_div");
+  const float T = temperature, inv_t = 1.0f / T;
+  std::vector<float> log_q(static_cast<size_t>(rows * C)), log_p(static_cast<size_t>(rows * C));  // student, teacher
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    log_softmax_row(student_logits.data() + r * C, log_q.data() + r * C, C, inv_t);
+    log_softmax_row(teacher_logits.data() + r * C, log_p.data() + r * C, C, inv_t);
+    for (int64_t i = 0; i < C; ++i) {
+      const size_t j = size_t(r * C + i);
+      total += std::exp(double(log_p[j])) * (double(log_p[j]) - log_q[j]);
+    }
+  }
+  Var out = Var::scalar(rows ? float(total * T * T / double(rows)) : 0.0f);
+  if (rows && Tape::should_record({&student_logits, &teacher_logits})) {
+    Tape::active()->record(out, [student_logits, teacher_logits, log_q = std::move(log_q), log_p = std::move(log_p), T, C,
+                                 rows](const Tensor& g) {
+      Var gs = student_logits, gt = teacher_logits;
+      const float k = g.data_as<float>()[0] * T / float(rows);
+      float* ds = gs.requires_grad() ? gs.grad_buffer() : nullptr;
+      float* dt = gt.requires_grad() ? gt.grad_buffer() : nullptr;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* lq = log_q.data() + r * C;
+        const float* lp = log_p.data() + r * C;
+        // d/ds = T/N·(q − p); d/dt = T/N·p·(h − Σ p·h), h = log p − log q
+        double ph = 0;
+        for (int64_t i = 0; i < C; ++i) ph += std::exp(double(lp[i])) * (double(lp[i]) - lq[i]);
+        for (int64_t i = 0; i < C; ++i) {
+          const float p = std::exp(lp[i]);
+          if (ds) ds[r * C + i] += k * (std::exp(lq[i]) - p);
+          if (dt) dt[r * C + i] += k * p * (lp[i] - lq[i] - float(ph));
+        }
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace tf::train

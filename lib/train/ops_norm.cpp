@@ -1,0 +1,117 @@
+// LayerNorm and RMSNorm over the last dimension, with the row statistics
+// saved by the forward pass for the backward one.
+#include <cmath>
+
+#include "tf/error.h"
+#include "tf/train_ops.h"
+
+namespace tf::train {
+
+namespace {
+void check_affine(const Var& x, const Var& p, const char* op, const char* what) {
+  if (p.defined() && (p.ndim() != 1 || p.dim(0) != x.dim(-1)))
+    fail(op, ": ", what, " ", shape_string(p.shape()), " for input ", shape_string(x.shape()));
+}
+}  // namespace
+
+Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps) {
+  if (x.ndim() < 1) fail("layer_norm: scalar input");
+  check_affine(x, weight, "layer_norm", "weight");
+  check_affine(x, bias, "layer_norm", "bias");
+  const int64_t D = x.dim(-1), rows = D ? x.numel() / D : 0;
+  Var out = Var::zeros(x.shape());
+  std::vector<float> mean(static_cast<size_t>(rows)), rstd(static_cast<size_t>(rows));
+  const float* w = weight.defined() ? weight.data() : nullptr;
+  const float* b = bias.defined() ? bias.data() : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * D;
+    float* yr = out.mutable_data() + r * D;
+    double s = 0, ss = 0;
+    for (int64_t i = 0; i < D; ++i) s += xr[i];
+    const double mu = s / double(D);
+    for (int64_t i = 0; i < D; ++i) ss += (xr[i] - mu) * (xr[i] - mu);
+    const float rs = float(1.0 / std::sqrt(ss / double(D) + double(eps)));
+    mean[size_t(r)] = float(mu);
+    rstd[size_t(r)] = rs;
+    for (int64_t i = 0; i < D; ++i) {
+      const float xhat = (xr[i] - float(mu)) * rs;
+      yr[i] = xhat * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+    }
+  }
+  if (Tape::should_record({&x, &weight, &bias})) {
+    Tape::active()->record(out, [x, weight, bias, mean = std::move(mean), rstd = std::move(rstd), D, rows](const Tensor& g) {
+      Var gx = x, gw = weight, gb = bias;
+      const float* w = weight.defined() ? weight.data() : nullptr;
+      float* dx = gx.requires_grad() ? gx.grad_buffer() : nullptr;
+      float* dw = gw.requires_grad() ? gw.grad_buffer() : nullptr;
+      float* db = gb.requires_grad() ? gb.grad_buffer() : nullptr;
+      std::vector<float> dxhat(static_cast<size_t>(D));
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x.data() + r * D;
+        const float* gr = g.data_as<float>() + r * D;
+        const float mu = mean[size_t(r)], rs = rstd[size_t(r)];
+        // dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))
+        double m1 = 0, m2 = 0;
+        for (int64_t i = 0; i < D; ++i) {
+          const float xhat = (xr[i] - mu) * rs;
+          dxhat[size_t(i)] = gr[i] * (w ? w[i] : 1.0f);
+          m1 += dxhat[size_t(i)];
+          m2 += dxhat[size_t(i)] * xhat;
+          if (dw) dw[i] += gr[i] * xhat;
+          if (db) db[i] += gr[i];
+        }
+        if (!dx) continue;
+        const float a = float(m1 / double(D)), c = float(m2 / double(D));
+        for (int64_t i = 0; i < D; ++i) {
+          const float xhat = (xr[i] - mu) * rs;
+          dx[r * D + i] += rs * (dxhat[size_t(i)] - a - xhat * c);
+        }
+      }
+    });
+  }
+  return out;
+}
+
+Var rms_norm(const Var& x, const Var& weight, float eps) {
+  if (x.ndim() < 1) fail("rms_norm: scalar input");
+  check_affine(x, weight, "rms_norm", "weight");
+  const int64_t D = x.dim(-1), rows = D ? x.numel() / D : 0;
+  Var out = Var::zeros(x.shape());
+  std::vector<float> rstd(static_cast<size_t>(rows));
+  const float* w = weight.defined() ? weight.data() : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * D;
+    float* yr = out.mutable_data() + r * D;
+    double ss = 0;
+    for (int64_t i = 0; i < D; ++i) ss += double(xr[i]) * xr[i];
+    const float rs = float(1.0 / std::sqrt(ss / double(D) + double(eps)));
+    rstd[size_t(r)] = rs;
+    for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] * rs * (w ? w[i] : 1.0f);
+  }
+  if (Tape::should_record({&x, &weight})) {
+    Tape::active()->record(out, [x, weight, rstd = std::move(rstd), D, rows](const Tensor& g) {
+      Var gx = x, gw = weight;
+      const float* w = weight.defined() ? weight.data() : nullptr;
+      float* dx = gx.requires_grad() ? gx.grad_buffer() : nullptr;
+      float* dw = gw.requires_grad() ? gw.grad_buffer() : nullptr;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x.data() + r * D;
+        const float* gr = g.data_as<float>() + r * D;
+        const float rs = rstd[size_t(r)];
+        // dx = rstd·(dx̂ − x̂·mean(dx̂·x̂)), x̂ = x·rstd, dx̂ = g·w
+        double m = 0;
+        for (int64_t i = 0; i < D; ++i) {
+          const float xhat = xr[i] * rs;
+          m += double(gr[i] * (w ? w[i] : 1.0f)) * xhat;
+          if (dw) dw[i] += gr[i] * xhat;
+        }
+        if (!dx) continue;
+        const float c = float(m / double(D));
+        for (int64_t i = 0; i < D; ++i) dx[r * D + i] += rs * (gr[i] * (w ? w[i] : 1.0f) - xr[i] * rs * c);
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace tf::train
