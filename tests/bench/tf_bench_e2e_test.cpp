@@ -15,13 +15,7 @@ namespace {
 using nlohmann::json;
 using test::run_shell;
 
-std::vector<json> records(const std::string& out) {
-  std::vector<json> r;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) r.push_back(json::parse(line));
-  return r;
-}
+std::vector<json> records(const std::string& out) { return test::json_records(out); }
 
 class TfBench : public ::testing::Test {
  protected:

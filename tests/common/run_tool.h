@@ -7,6 +7,9 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+#include <vector>
+
 #include "common/test_paths.h"
 
 namespace tf::test {
@@ -37,6 +40,16 @@ inline ToolResult run_shell(const std::string& command) {
   r.err = slurp(base + ".err");
   std::remove((base + ".out").c_str());
   std::remove((base + ".err").c_str());
+  return r;
+}
+
+// A tool's stdout as its JSON records, one per line.
+inline std::vector<nlohmann::json> json_records(const std::string& out) {
+  std::vector<nlohmann::json> r;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line))
+    if (!line.empty()) r.push_back(nlohmann::json::parse(line));
   return r;
 }
 

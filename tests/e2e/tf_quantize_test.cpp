@@ -17,13 +17,7 @@ using test::run_shell;
 
 namespace {
 
-std::vector<json> records(const std::string& out) {
-  std::vector<json> r;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) r.push_back(json::parse(line));
-  return r;
-}
+std::vector<json> records(const std::string& out) { return test::json_records(out); }
 
 // A small deterministic model: 2 blocks of the tiny-llama preset.
 std::string make_model(const test::TempDir& dir) {

@@ -19,13 +19,7 @@ using test::run_shell;
 
 namespace {
 
-std::vector<json> records(const std::string& out) {
-  std::vector<json> r;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) r.push_back(json::parse(line));
-  return r;
-}
+std::vector<json> records(const std::string& out) { return test::json_records(out); }
 
 std::string golden_ids(const fs::path& golden) {
   auto f = safetensors::File::open(golden.string());

@@ -27,12 +27,7 @@ Result run(const test::TempDir& dir, const std::string& args, const std::string&
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, test::read_file(out), test::read_file(err)};
 }
 
-std::vector<json> records(const std::string& out) {
-  std::vector<json> r;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) r.push_back(json::parse(line));
-  return r;
-}
+std::vector<json> records(const std::string& out) { return test::json_records(out); }
 
 std::string gpt2() { return (test::shared_models() / "trained" / "gpt2-shakespeare").string(); }
 
