@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "common/run_tool.h"
 #include "tokenizer/helpers.h"
 
 namespace tf {
