@@ -258,6 +258,11 @@ inline float xsum_of(const typename T::X& b) {
     return 0.0f;
 }
 
+// How far ahead of the block being read each W row is prefetched: the rows
+// of a tile are separate streams, too many for the hardware prefetcher to
+// run far enough ahead at decode (M = 1), where nothing else hides latency.
+constexpr size_t kPrefetchBytes = 1024;
+
 template <class T, int MB, int R>
 void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, size_t nb, const float* bias, float* y,
             size_t ldy) {
@@ -272,6 +277,7 @@ void tile32(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, size_t nb,
     float dw[R], mw[R];
     for (int r = 0; r < R; ++r) {
       const W& wb = reinterpret_cast<const W*>(w + size_t(r) * ws)[b];
+      _mm_prefetch(reinterpret_cast<const char*>(&wb) + kPrefetchBytes, _MM_HINT_T0);
       wq[r] = T::weights(wb);
       if constexpr (T::kSigned) aw[r] = _mm256_sign_epi8(wq[r], wq[r]);
       dw[r] = fp16(wb.d);
@@ -443,6 +449,8 @@ void tile256(const uint8_t* w, size_t ws, const uint8_t* x, size_t xs, size_t nb
     KRow row[R];
     for (int r = 0; r < R; ++r) {
       wb[r] = reinterpret_cast<const W*>(w + size_t(r) * ws) + b;
+      for (size_t at = 0; at < sizeof(W); at += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(wb[r]) + kPrefetchBytes + at, _MM_HINT_T0);
       T::begin(*wb[r], row[r]);
     }
     const BlockQ8_K* xb[MB];
