@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 
 #include "quant/gptq.h"
 #include "tf/atomic_file.h"
@@ -216,6 +217,10 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
     rep.imatrix = !j.importance.empty();
   }
 
+  // Tensors are produced one at a time; their buffers are reused so that
+  // only the largest tensor's pages are ever faulted in and zeroed.
+  std::vector<float> f32_buffer;
+  std::vector<uint8_t> dst_buffer;
   auto produce = [&, in_file = &file](size_t i) {
     return [&, i, in_file](AtomicFile& sink) {
       const auto t_start = Clock::now();
@@ -229,12 +234,14 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
         const int64_t nrows = int64_t(rep.params / uint64_t(ncols));
         const int64_t rows_per_mat = j.info->ne.size() > 1 ? int64_t(j.info->ne[1]) : 1;
         const uint64_t dst_row = *row_bytes(rep.to, uint64_t(ncols));
-        std::vector<float> f32(static_cast<size_t>(rep.params));
+        if (f32_buffer.size() < rep.params) f32_buffer.resize(rep.params);
+        if (dst_buffer.size() < rep.bytes_out) dst_buffer.resize(rep.bytes_out);
+        std::span<float> f32(f32_buffer.data(), size_t(rep.params));
+        std::span<uint8_t> dst(dst_buffer.data(), size_t(rep.bytes_out));
         to_f32(rep.from, src, f32.data(), nrows, ncols, pool);
-        std::vector<uint8_t> dst(rep.bytes_out);
         const Hessian* hessian = calibration ? calibration->hessian(j.info->name) : nullptr;
         if (hessian && gptq_supports(rep.to) && rows_per_mat == nrows) {
-          std::vector<float> work = f32;  // compensated in place; f32 stays the reference for the error
+          std::vector<float> work(f32.begin(), f32.end());  // compensated in place; f32 stays the reference for the error
           gptq_quantize(rep.to, work.data(), dst.data(), nrows, ncols, *hessian,
                         j.importance.empty() ? nullptr : j.importance.data(), pool);
           rep.gptq = true;
