@@ -280,6 +280,7 @@ json encoder_bench(const EncoderSpec& spec, const RunOptions& options, const Mac
   r.update(machine_fields(machine));
   r["model_filename"] = spec.model;
   r["model_type"] = enc->arch_name();
+  r["model_size"] = enc->weight_bytes();
   r["model_n_params"] = enc->parameter_count();
   r["test"] = "embed b" + std::to_string(spec.batch) + " s" + std::to_string(spec.seq_len);
   r["test_time"] = utc_now();

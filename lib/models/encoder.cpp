@@ -305,6 +305,7 @@ std::string Encoder::arch_name() const { return std::string(hf::arch_name(impl_-
 int64_t Encoder::hidden_size() const { return impl_->config.hidden_size; }
 int64_t Encoder::n_layers() const { return impl_->config.num_layers; }
 uint64_t Encoder::parameter_count() const { return weights_->parameter_count(); }
+uint64_t Encoder::weight_bytes() const { return weights_->bytes(); }
 EncoderHead Encoder::head() const { return impl_->head; }
 std::string Encoder::default_pooling() const { return impl_->pooling; }
 

@@ -63,6 +63,7 @@ class Encoder {
   int64_t n_layers() const;
   int64_t max_tokens() const;  // longest sequence the position table allows (0: no limit)
   uint64_t parameter_count() const;
+  uint64_t weight_bytes() const;  // of the weights as stored
   EncoderHead head() const;
   // Pooling a sentence-embedding model asks for (GGUF bert.pooling_type):
   // "mean", "cls" or "" when the file does not say.
