@@ -69,8 +69,26 @@ const Weights& weights(DType t, size_t N, size_t K, size_t min_total) {
   return w;
 }
 
-void run(benchmark::State& st, DType t, size_t M, size_t N, size_t K, MatmulPath path, int threads, bool cached) {
-  const Weights& w = weights(t, N, K, cached ? 0 : size_t(512) << 20);
+// The same weights in the decode kernels' load-time layout.
+const Weights& interleaved_weights(DType t, size_t N, size_t K, size_t min_total) {
+  static std::map<std::tuple<int, size_t, size_t>, Weights> cache;
+  Weights& w = cache[{int(t), N, K}];
+  if (w.copies.empty()) {
+    const Weights& plain = weights(t, N, K, min_total);
+    for (const auto& c : plain.copies) {
+      std::vector<uint8_t> v(tf::kernels::interleaved_weight_bytes(t, N, K));
+      tf::kernels::interleave_weights(t, c.data(), c.size() / N, N, K, v.data(), pool(1));
+      w.copies.push_back(std::move(v));
+    }
+    w.bytes = plain.bytes;
+  }
+  return w;
+}
+
+void run(benchmark::State& st, DType t, size_t M, size_t N, size_t K, MatmulPath path, int threads, bool cached,
+         bool interleaved = false) {
+  const Weights& w = interleaved ? interleaved_weights(t, N, K, cached ? 0 : size_t(512) << 20)
+                                 : weights(t, N, K, cached ? 0 : size_t(512) << 20);
   tf::Rng rng(7);
   std::vector<float> x(M * K), y(M * N);
   for (float& f : x) f = rng.normal();
@@ -80,6 +98,7 @@ void run(benchmark::State& st, DType t, size_t M, size_t N, size_t K, MatmulPath
   a.K = K;
   a.x = x.data();
   a.w_type = t;
+  a.w_interleaved = interleaved;
   a.y = y.data();
   size_t i = 0;
   for (auto _ : st) {
@@ -105,6 +124,18 @@ int register_all() {
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
           run(st, t, 1, 5632, 2048, MatmulPath::Gemv, threads, cached);
         })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        if (tf::kernels::can_interleave(t)) {
+          std::string il = "quant/" + tn + "/M1/K2048xN5632/interleaved/t" + std::to_string(threads) + (cached ? "/cached" : "");
+          benchmark::RegisterBenchmark(il.c_str(), [=](benchmark::State& st) {
+            run(st, t, 1, 5632, 2048, MatmulPath::Auto, threads, cached, true);
+          })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+      }
+      if (tf::kernels::can_interleave(t)) {
+        std::string il = "quant/" + tn + "/M512/K2048xN2048/interleaved/t" + std::to_string(threads);
+        benchmark::RegisterBenchmark(il.c_str(), [=](benchmark::State& st) {
+          run(st, t, 512, 2048, 2048, MatmulPath::Auto, threads, true, true);
+        })->UseRealTime()->Unit(benchmark::kMillisecond);
       }
       for (MatmulPath p : {MatmulPath::Gemv, MatmulPath::Gemm}) {
         std::string name = "quant/" + tn + "/M512/K2048xN2048/" + path_name(p) + "/t" + std::to_string(threads);

@@ -20,6 +20,10 @@ class Backend {
   virtual std::string name() const = 0;
   virtual bool supports(DType weight_type) const = 0;
 
+  // Called once per weight matrix at load: the same matrix in a layout this
+  // backend's linear() reads faster (a Tensor in_backend_layout()), or w
+  // itself when there is none.
+  virtual Tensor prepare_linear_weight(const Tensor& w) { return w; }
   // y[rows, out] (rows ldy apart) = x[rows, in] · Wᵀ (+ bias[out])
   virtual void linear(const float* x, size_t rows, const Tensor& w, const float* bias, float* y, size_t ldy) = 0;
   // out[d] = row `row` of an embedding table, as f32

@@ -46,6 +46,7 @@ class ProfilingBackend : public Backend {
   std::string name() const override { return inner_.name(); }
   bool supports(DType t) const override { return inner_.supports(t); }
 
+  Tensor prepare_linear_weight(const Tensor& w) override { return inner_.prepare_linear_weight(w); }
   void linear(const float* x, size_t rows, const Tensor& w, const float* bias, float* y, size_t ldy) override {
     Timed t(Op::Linear);
     inner_.linear(x, rows, w, bias, y, ldy);

@@ -5,12 +5,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "tf/error.h"
 
 namespace tf {
+
+namespace {
+// The live files, for release(): which one a pointer belongs to.
+std::mutex registry_mutex;
+std::vector<const MappedFile*>& registry() {
+  static std::vector<const MappedFile*> files;
+  return files;
+}
+}  // namespace
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, LoadMode mode) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -40,6 +52,7 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, Load
     if (p == MAP_FAILED) fail(path, ": cannot map: ", std::strerror(e));
     file->data_ = static_cast<const uint8_t*>(p);
     file->mapped_ = true;
+    file->register_self();
     return file;
   }
   // --no-mmap: anonymous memory (page-aligned, so SIMD loads behave the same)
@@ -61,13 +74,46 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, Load
     }
     done += size_t(r);
   }
-  ::close(fd);
   mprotect(p, file->size_, PROT_READ);
+  file->fd_ = fd;  // kept to remap released pages from the file
+  file->register_self();
   return file;
 }
 
+void MappedFile::register_self() const {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  registry().push_back(this);
+}
+
+void MappedFile::release(const void* p, size_t n) {
+  const long page = sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = (uintptr_t(p) + uintptr_t(page) - 1) / uintptr_t(page) * uintptr_t(page);
+  const uintptr_t hi = (uintptr_t(p) + n) / uintptr_t(page) * uintptr_t(page);
+  if (hi <= lo) return;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  for (const MappedFile* f : registry()) {
+    const uintptr_t base = uintptr_t(f->data_);
+    if (lo < base || hi > base + f->size_) continue;
+    void* at = reinterpret_cast<void*>(lo);
+    if (f->mode_ == LoadMode::Mmap) {
+      madvise(at, hi - lo, MADV_DONTNEED);  // a private read-only file mapping: refetched on access
+    } else if (f->fd_ >= 0) {
+      // The file is mapped from offset 0 at base, so addresses and offsets are page-aligned alike.
+      void* q = mmap(at, hi - lo, PROT_READ, MAP_PRIVATE | MAP_FIXED, f->fd_, off_t(lo - base));
+      if (q == MAP_FAILED) return;  // the pages just stay; nothing is lost
+    }
+    return;
+  }
+}
+
 MappedFile::~MappedFile() {
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    auto& files = registry();
+    files.erase(std::remove(files.begin(), files.end(), this), files.end());
+  }
   if (mapped_) munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace tf

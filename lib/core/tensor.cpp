@@ -76,6 +76,16 @@ Tensor Tensor::borrow(DType dtype, Shape shape, const void* data, std::shared_pt
   return t;
 }
 
+Tensor Tensor::backend_layout(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> owner) {
+  Tensor t = borrow(dtype, std::move(shape), data, std::move(owner));
+  t.backend_layout_ = true;
+  return t;
+}
+
+void Tensor::check_plain_layout(const char* op) const {
+  if (backend_layout_) fail(op, ": tensor ", shape_string(), " is in a backend's own layout");
+}
+
 int64_t Tensor::numel() const {
   return std::accumulate(shape_.begin(), shape_.end(), int64_t(1), std::multiplies<int64_t>());
 }
@@ -93,6 +103,7 @@ void* Tensor::mutable_data() {
 }
 
 Tensor Tensor::slice(int d, int64_t begin, int64_t end) const {
+  check_plain_layout("slice");
   if (d < 0) d += ndim();
   if (d < 0 || d >= ndim()) fail("slice: dimension ", d, " out of range for ", shape_string());
   if (begin < 0 || end < begin || end > shape_[size_t(d)])
@@ -116,6 +127,7 @@ Tensor Tensor::select(int d, int64_t index) const {
 }
 
 Tensor Tensor::transpose(int d0, int d1) const {
+  check_plain_layout("transpose");
   if (d0 < 0) d0 += ndim();
   if (d1 < 0) d1 += ndim();
   if (d0 < 0 || d1 < 0 || d0 >= ndim() || d1 >= ndim()) fail("transpose: dimension out of range for ", shape_string());
@@ -127,6 +139,7 @@ Tensor Tensor::transpose(int d0, int d1) const {
 }
 
 Tensor Tensor::reshape(Shape shape) const {
+  check_plain_layout("reshape");
   if (!is_contiguous()) fail("reshape: tensor ", shape_string(), " is not contiguous");
   int64_t known = 1;
   int infer = -1;
@@ -150,6 +163,7 @@ Tensor Tensor::reshape(Shape shape) const {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::clone() const {
+  check_plain_layout("clone");
   Tensor out = zeros(dtype_, shape_);
   if (is_contiguous()) {
     std::memcpy(out.mutable_data(), data_, size_t(nbytes()));
@@ -172,6 +186,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::to(DType dtype) const {
+  check_plain_layout("to");
   if (dtype == dtype_) return *this;
   Tensor src = contiguous();
   Tensor out = zeros(dtype, shape_);

@@ -96,6 +96,11 @@ DecoderModel DecoderModel::build(const Weights& w) {
     L.window = sliding ? int32_t(c.sliding_window) : 0;
     m.layers.push_back(std::move(L));
   }
+  m.lm_head.w = m.output;
+  Backend& be = cpu_backend();
+  for (DecoderLayer& L : m.layers)
+    for (Linear* l : {&L.q, &L.k, &L.v, &L.qkv, &L.o, &L.gate, &L.up, &L.down}) prepare(*l, be);
+  prepare(m.lm_head, be);
   return m;
 }
 
@@ -219,7 +224,7 @@ void apply_norm(Backend& be, const DecoderModel& m, const NormWeights& n, const 
 void apply_linear(Backend& be, MatmulObserver* observer, const Linear& l, const float* x, size_t rows, float* y,
                   size_t ldy) {
   if (observer) observer->observe(*l.w, x, rows);
-  be.linear(x, rows, *l.w, l.b.empty() ? nullptr : l.b.data(), y, ldy);
+  be.linear(x, rows, l.weight(), l.b.empty() ? nullptr : l.b.data(), y, ldy);
 }
 
 }  // namespace
@@ -354,10 +359,10 @@ const float* Session::eval(const int32_t* tokens, size_t n_tokens, ForwardOutput
     if (out && out->want_last_hidden)
       std::memcpy(&out->last_hidden[start * d], hn, n * d * 4);
     if (out && out->want_all_logits) {
-      apply_linear(be, s.observer, Linear{m.output, {}}, hn, n, &out->logits[start * V], V);
+      apply_linear(be, s.observer, m.lm_head, hn, n, &out->logits[start * V], V);
       if (start + n == n_tokens) std::memcpy(s.logits.data(), &out->logits[(n_tokens - 1) * V], V * 4);
     } else if (start + n == n_tokens) {
-      apply_linear(be, s.observer, Linear{m.output, {}}, hn + (n - 1) * d, 1, s.logits.data(), V);
+      apply_linear(be, s.observer, m.lm_head, hn + (n - 1) * d, 1, s.logits.data(), V);
     }
     n_past_ += int64_t(n);
   }

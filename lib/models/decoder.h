@@ -24,6 +24,7 @@ struct DecoderModel {
   const Tensor* token_embd = nullptr;
   const Tensor* position_embd = nullptr;  // learned positions (gpt2)
   const Tensor* output = nullptr;         // lm head (token_embd when tied)
+  Linear lm_head;                         // output as a prepared Linear
   NormWeights output_norm;
   std::vector<DecoderLayer> layers;
 

@@ -2,6 +2,7 @@
 
 #include "backend/backend.h"
 #include "tf/error.h"
+#include "tf/mapped_file.h"
 
 namespace tf::models {
 
@@ -22,6 +23,14 @@ Linear load_linear(const Weights& w, const std::string& name, bool required) {
     if (!l.b.empty() && int64_t(l.b.size()) != l.w->dim(0)) fail(w.path(), ": ", name, ".bias has the wrong size");
   }
   return l;
+}
+
+void prepare(Linear& l, Backend& be) {
+  if (!l.w || l.prepared.data()) return;
+  Tensor t = be.prepare_linear_weight(*l.w);
+  if (!t.in_backend_layout()) return;
+  l.prepared = std::move(t);
+  MappedFile::release(l.w->data(), size_t(l.w->nbytes()));
 }
 
 NormWeights load_norm(const Weights& w, const std::string& name, int64_t dim) {

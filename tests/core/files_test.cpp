@@ -79,6 +79,26 @@ TEST(MappedFile, MapAndReadAgree) {
   EXPECT_EQ(MappedFile::open(dir / "empty.bin")->size(), 0u);
 }
 
+// Released pages are dropped from memory but read back the file's bytes.
+TEST(MappedFile, ReleasedPagesReadBackTheFile) {
+  test::TempDir dir;
+  std::string path = dir / "data.bin";
+  std::string content(5 * 4096 + 123, '\0');
+  Rng rng(3);
+  for (char& c : content) c = char(rng.next_u64() >> 56);
+  std::ofstream(path, std::ios::binary) << content;
+  for (LoadMode mode : {LoadMode::Mmap, LoadMode::Read}) {
+    auto f = MappedFile::open(path, mode);
+    MappedFile::release(f->data() + 100, 3 * 4096 + 50);  // whole pages 1..3
+    MappedFile::release(f->data(), f->size());
+    EXPECT_EQ(content, std::string_view(reinterpret_cast<const char*>(f->data()), f->size()))
+        << (mode == LoadMode::Mmap ? "mmap" : "read");
+  }
+  int on_stack[4] = {1, 2, 3, 4};
+  MappedFile::release(on_stack, sizeof(on_stack));  // not a file's bytes: left alone
+  EXPECT_EQ(on_stack[3], 4);
+}
+
 TEST(ByteReader, ChecksEveryRead) {
   const uint8_t bytes[6] = {1, 0, 0, 0, 2, 0};
   ByteReader r(bytes, sizeof bytes, "x.bin");

@@ -72,4 +72,16 @@ TEST(Tensor, RejectsOverflowingShapes) {
   EXPECT_THROW(Tensor::zeros(DType::F32, {-1}), Error);
 }
 
+TEST(Tensor, BackendLayoutRefusesViewsAndConversions) {
+  Tensor plain = Tensor::zeros(DType::Q8_0, {4, 64});
+  Tensor packed = Tensor::backend_layout(DType::Q8_0, {4, 64}, plain.data(), nullptr);
+  EXPECT_TRUE(packed.in_backend_layout());
+  EXPECT_FALSE(plain.in_backend_layout());
+  EXPECT_EQ(packed.dim(0), 4);
+  EXPECT_THROW(packed.slice(0, 0, 2), Error);
+  EXPECT_THROW(packed.to(DType::F32), Error);
+  EXPECT_THROW(packed.clone(), Error);
+  EXPECT_THROW(packed.reshape({64, 4}), Error);
+}
+
 }  // namespace tf

@@ -338,8 +338,10 @@ struct Case {
 
 // path Gemv: the integer kernels (x quantized as ggml does); path Gemm: W
 // dequantized into the f32 engine's panels, x used as is.
+// interleaved: W repacked by interleave_weights (the load-time layout of the
+// decode kernels) instead of read in the file's layout.
 void check_dot(DType t, Case c, int level, ThreadPool& pool, bool bias_on, bool strided,
-               MatmulPath path = MatmulPath::Gemv) {
+               MatmulPath path = MatmulPath::Gemv, bool interleaved = false) {
   const XF f = x_format(t);
   const size_t bs = traits(t).block_size, bb = traits(t).type_size;
   const size_t row_blocks = c.K / bs + (strided ? 1 : 0);  // a padding block of garbage
@@ -364,6 +366,13 @@ void check_dot(DType t, Case c, int level, ThreadPool& pool, bool bias_on, bool 
   a.bias = bias_on ? bias.data() : nullptr;
   a.y = y.data();
   a.ldy = ldy;
+  std::vector<uint8_t> packed;
+  if (interleaved) {
+    packed.resize(interleaved_weight_bytes(t, c.N, c.K));
+    interleave_weights(t, w.data(), w_stride, c.N, c.K, packed.data(), pool);
+    a.w = packed.data();
+    a.w_interleaved = true;
+  }
   matmul(a, pool, path, level);
 
   std::vector<double> wd(c.K);
@@ -449,6 +458,25 @@ TEST(QuantMatmul, GemmPathDequantizesIntoPanels) {
         if (HasFatalFailure()) return;
       }
   }
+}
+
+TEST(QuantMatmul, InterleavedWeightsGiveTheSameProducts) {
+  ThreadPool pool(3);
+  size_t tested = 0;
+  for (DType t : kQuantTypes) {
+    if (!can_interleave(t)) continue;
+    ++tested;
+    const size_t bs = traits(t).block_size;
+    // N: whole groups of 16, groups plus leftover rows, leftover rows only
+    const Case cases[] = {{1, 16, bs}, {1, 48, 4 * bs}, {3, 53, 2 * bs}, {5, 21, bs}, {70, 32, 2 * bs}, {2, 7, bs},
+                          {4, 80, 3 * bs}};
+    for (const Case& c : cases) {
+      check_dot(t, c, -1, pool, (c.N & 1) != 0, (c.M & 1) != 0, MatmulPath::Auto, true);
+      if (HasFatalFailure()) return;
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "this CPU has no interleaved kernels (they need AVX512-VNNI)";
+  EXPECT_EQ(tested, 4u);
 }
 
 TEST(QuantMatmul, AutoPathAndSupport) {

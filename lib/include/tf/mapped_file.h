@@ -30,6 +30,13 @@ class MappedFile {
   const std::string& path() const { return path_; }
   LoadMode mode() const { return mode_; }
 
+  // Drops the whole pages inside [p, p + n) — bytes of some live MappedFile —
+  // from memory; reading them again fetches them from the file (for a
+  // LoadMode::Read file too: its pages are remapped from the file). For
+  // weights a backend has copied into a layout of its own, so a model is not
+  // held in memory twice. Bytes of no live MappedFile are left alone.
+  static void release(const void* p, size_t n);
+
  private:
   MappedFile() = default;
   std::string path_;
@@ -37,6 +44,9 @@ class MappedFile {
   size_t size_ = 0;
   LoadMode mode_ = LoadMode::Mmap;
   bool mapped_ = false;
+  int fd_ = -1;  // LoadMode::Read: the open file, for release()
+
+  void register_self() const;
 };
 
 }  // namespace tf

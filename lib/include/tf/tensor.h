@@ -27,6 +27,11 @@ class Tensor {
   static Tensor zeros(DType dtype, Shape shape);
   // A contiguous view of memory kept alive by `owner` (e.g. a MappedFile).
   static Tensor borrow(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> owner);
+  // A weight matrix in a backend's own layout (Backend::prepare_linear_weight):
+  // same dtype and shape, but the bytes are not the dtype's rows, so only that
+  // backend's linear() reads it; views, copies and conversions refuse it.
+  static Tensor backend_layout(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> owner);
+  bool in_backend_layout() const { return backend_layout_; }
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -64,6 +69,9 @@ class Tensor {
   const void* data_ = nullptr;
   std::shared_ptr<const void> owner_;
   bool writable_ = false;
+  bool backend_layout_ = false;
+
+  void check_plain_layout(const char* op) const;
 };
 
 std::string shape_string(const Shape& shape);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/matmul_impl.h"
+#include "kernels/cpu/quant_interleave.h"
 #include "kernels/cpu/quant_matmul_impl.h"
 #include "tf/cpu_features.h"
 #include "tf/error.h"
@@ -288,7 +289,54 @@ void run_gemm(const MatmulArgs& a, mm::PackWFn pack_w, const mm::GemmKernel& gk,
   });
 }
 
+// W in the row-interleaved layout: groups of 16 rows split across threads,
+// the N % 16 leftover rows (stored plainly after the groups) by dot_rows.
+void run_interleaved(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
+  const size_t groups = a.N / mm::kInterleaveRows, gb = mm::interleaved_group_bytes(a.w_type, a.K);
+  const size_t x_stride = tk.il_x_row_bytes(a.K);
+  char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
+  if (a.M == 1)
+    tk.il_prepare_x(a.x, a.ldx, 1, a.K, xp);
+  else
+    pool.parallel_for(a.M, 1, [&](size_t b, size_t e, int) {
+      tk.il_prepare_x(a.x + b * a.ldx, a.ldx, e - b, a.K, xp + b * x_stride);
+    });
+  // ~32 KiB of W per task amortises the dispatch; for many rows of x (a
+  // prompt) single groups already are plenty of work.
+  const size_t grain = a.M > 4 ? 1 : std::max<size_t>(1, (32 << 10) / (gb + 1));
+  pool.parallel_for(groups, grain, [&](size_t b, size_t e, int) {
+    tk.il_rows(xp, x_stride, a.M, a.K, a.w, gb, b, e, a.bias, a.y, a.ldy);
+  });
+  if (const size_t rest = a.N % mm::kInterleaveRows) {
+    MatmulArgs t = a;
+    t.w_interleaved = false;
+    t.w = static_cast<const char*>(a.w) + groups * gb;
+    t.w_stride = 0;
+    t.N = rest;
+    t.bias = a.bias ? a.bias + groups * mm::kInterleaveRows : nullptr;
+    t.y = a.y + groups * mm::kInterleaveRows;
+    t.ldy = a.ldy;
+    matmul(t, pool);
+  }
+}
+
 }  // namespace
+
+bool can_interleave(DType w_type) {
+  if (!mm::interleavable(w_type)) return false;
+  const mm::TypeKernels* tk = mm::type_kernels(w_type, cpu_level());
+  return tk && tk->il_rows;
+}
+
+size_t interleaved_weight_bytes(DType w_type, size_t N, size_t K) { return mm::interleaved_bytes(w_type, N, K); }
+
+void interleave_weights(DType w_type, const void* w, size_t w_stride, size_t N, size_t K, void* dst,
+                        ThreadPool& pool) {
+  if (K % traits(w_type).block_size) fail("interleave: K=", K, " is not a multiple of the block size");
+  pool.parallel_for(mm::interleave_tasks(N), 1, [&](size_t b, size_t e, int) {
+    mm::interleave_groups(w_type, w, w_stride, N, K, b, e, dst);
+  });
+}
 
 bool matmul_supported(DType w_type) { return mm::type_kernels(w_type, 0) != nullptr; }
 
@@ -314,6 +362,11 @@ void matmul(const MatmulArgs& in, ThreadPool& pool, MatmulPath path, int level) 
     for (size_t m = 0; m < a.M; ++m)
       for (size_t n = 0; n < a.N; ++n) a.y[m * a.ldy + n] = a.bias ? a.bias[n] : 0.0f;
     return;
+  }
+
+  if (a.w_interleaved) {
+    if (!tk->il_rows) fail("matmul: interleaved ", dtype_name(a.w_type), " weights need the AVX512-VNNI kernels");
+    return run_interleaved(a, *tk, pool);
   }
 
   const mm::GemmKernel* gk = tk->pack_w ? mm::gemm_kernel(level) : nullptr;

@@ -42,6 +42,9 @@ struct MatmulArgs {
   // HF's own bf16 inference do). Off by default: golden outputs of
   // bf16-stored models are f32 computations, checked to 1e-4 on logits.
   bool fast_bf16 = false;
+  // W is in quant_interleave.h's row-interleaved layout (made by
+  // interleave_weights); w_stride is then ignored.
+  bool w_interleaved = false;
 };
 
 // Which implementation runs. Auto picks per shape from measurements (see
@@ -54,6 +57,14 @@ void matmul(const MatmulArgs& args, ThreadPool& pool, MatmulPath path = MatmulPa
 
 // Contiguous operands, default pool.
 void matmul(const float* x, const void* w, DType w_type, const float* bias, float* y, size_t M, size_t N, size_t K);
+
+// Load-time repacking of W [N, K] into the row-interleaved layout of the
+// decode kernels (quant_interleave.h), for block types that have such kernels
+// on this CPU (AVX512-VNNI: Q4_0, Q8_0, Q4_K, Q6_K). Returns false, writing
+// nothing, for any other type or CPU. interleaved_weight_bytes gives dst's size.
+bool can_interleave(DType w_type);
+size_t interleaved_weight_bytes(DType w_type, size_t N, size_t K);
+void interleave_weights(DType w_type, const void* w, size_t w_stride, size_t N, size_t K, void* dst, ThreadPool& pool);
 
 // Whether matmul() accepts weights of this type.
 bool matmul_supported(DType w_type);

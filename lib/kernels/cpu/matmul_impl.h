@@ -50,6 +50,13 @@ struct TypeKernels {
   // prepare_x's rows); it handles W rows in groups of gemm_rows_unit.
   DotRowsFn gemm_rows = nullptr;
   size_t gemm_rows_unit = 0;
+  // Optional (AVX512-VNNI): matmul with W in quant_interleave.h's layout —
+  // groups [g0, g1) of 16 rows, group_bytes apart — on activations from
+  // il_prepare_x (rows il_x_row_bytes(K) apart).
+  size_t (*il_x_row_bytes)(size_t K) = nullptr;
+  void (*il_prepare_x)(const float* x, size_t ldx, size_t M, size_t K, void* dst) = nullptr;
+  void (*il_rows)(const void* x, size_t x_stride, size_t M, size_t K, const void* w, size_t group_bytes, size_t g0,
+                  size_t g1, const float* bias, float* y, size_t ldy) = nullptr;
 };
 
 // Slots for the block types, indexed by DType id (> the largest id).

@@ -11,6 +11,8 @@
 
 #define TF_QUANT_ISA avx512
 #include "kernels/cpu/quant_matmul_simd.h"
+#include "kernels/cpu/quant_interleave.h"
+#include "kernels/cpu/quant_interleaved_avx512.h"
 
 namespace tf::kernels::mm::avx512 {
 namespace {
@@ -295,6 +297,10 @@ void add_quant_kernels(IsaTable& t) {
   add_gemm<Q5_K, DType::Q5_K>(t);
   add_gemm<Q6_K, DType::Q6_K>(t);
   add_gemm<IQ4_XS, DType::IQ4_XS>(t);
+  add_interleaved<IlQ4_0, DType::Q4_0>(t);
+  add_interleaved<IlQ8_0, DType::Q8_0>(t);
+  add_interleaved<IlQ4_K, DType::Q4_K>(t);
+  add_interleaved<IlQ6_K, DType::Q6_K>(t);
 }
 
 }  // namespace tf::kernels::mm::avx512
