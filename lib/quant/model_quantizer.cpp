@@ -72,6 +72,36 @@ uint32_t guess_file_type(const gguf::File& f) {
 }
 
 // Rows of any readable type as f32, in parallel.
+// err += Σ (dequantized − x)², sq += Σ x² over `rows` rows: per row in 16
+// float lanes (which vectorise), across rows in double.
+void add_round_trip_error(DType t, const uint8_t* q, uint64_t q_row_bytes, const float* x, int64_t rows, int64_t ncols,
+                          double& err, double& sq) {
+  thread_local std::vector<float> back;
+  back.resize(size_t(ncols));
+  constexpr int64_t kLanes = 16;
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(t, q + uint64_t(r) * q_row_bytes, back.data(), ncols);
+    const float* xr = x + r * ncols;
+    float e[kLanes] = {}, s[kLanes] = {};
+    int64_t c = 0;
+    for (; c + kLanes <= ncols; c += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) {
+        const float d = back[size_t(c + l)] - xr[c + l];
+        e[l] += d * d;
+        s[l] += xr[c + l] * xr[c + l];
+      }
+    double er = 0, sr = 0;
+    for (; c < ncols; ++c) {
+      const double d = double(back[size_t(c)]) - double(xr[c]);
+      er += d * d;
+      sr += double(xr[c]) * double(xr[c]);
+    }
+    for (int64_t l = 0; l < kLanes; ++l) er += e[l], sr += s[l];
+    err += er;
+    sq += sr;
+  }
+}
+
 void to_f32(DType t, const uint8_t* src, float* dst, int64_t nrows, int64_t ncols, ThreadPool& pool) {
   const uint64_t row = *row_bytes(t, uint64_t(ncols));
   pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int) {
@@ -240,6 +270,8 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
         std::span<uint8_t> dst(dst_buffer.data(), size_t(rep.bytes_out));
         to_f32(rep.from, src, f32.data(), nrows, ncols, pool);
         const Hessian* hessian = calibration ? calibration->hessian(j.info->name) : nullptr;
+        // the round-trip error, per thread then summed
+        std::vector<double> err(size_t(pool.size()), 0.0), sq(size_t(pool.size()), 0.0);
         if (hessian && gptq_supports(rep.to) && rows_per_mat == nrows) {
           std::vector<float> work(f32.begin(), f32.end());  // compensated in place; f32 stays the reference for the error
           gptq_quantize(rep.to, work.data(), dst.data(), nrows, ncols, *hessian,
@@ -252,29 +284,20 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
           const int64_t n_mats = nrows / rows_per_mat;
           for (int64_t m = 0; m < n_mats; ++m) {
             const float* imp = j.importance.empty() ? nullptr : j.importance.data() + m * ncols;
-            pool.parallel_for(size_t(rows_per_mat), size_t(grain), [&](size_t r0, size_t r1, int) {
-              int64_t r = m * rows_per_mat + int64_t(r0);
-              quantize_rows(rep.to, f32.data() + r * ncols, dst.data() + uint64_t(r) * dst_row, int64_t(r1 - r0), ncols, imp);
+            pool.parallel_for(size_t(rows_per_mat), size_t(grain), [&](size_t r0, size_t r1, int tid) {
+              const int64_t r = m * rows_per_mat + int64_t(r0), n = int64_t(r1 - r0);
+              uint8_t* q = dst.data() + uint64_t(r) * dst_row;
+              quantize_rows(rep.to, f32.data() + r * ncols, q, n, ncols, imp);
+              // measured while the chunk is still in cache: no second pass over the tensor
+              add_round_trip_error(rep.to, q, dst_row, f32.data() + r * ncols, n, ncols, err[size_t(tid)], sq[size_t(tid)]);
             });
           }
         }
-        // the round-trip error, per thread then summed
-        std::vector<double> err(size_t(pool.size()), 0.0), sq(size_t(pool.size()), 0.0);
-        pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int tid) {
-          std::vector<float> back(static_cast<size_t>(ncols));
-          double e = 0, s = 0;
-          for (size_t r = r0; r < r1; ++r) {
-            dequantize_row(rep.to, dst.data() + r * dst_row, back.data(), ncols);
-            const float* x = f32.data() + r * size_t(ncols);
-            for (int64_t c = 0; c < ncols; ++c) {
-              double d = double(back[size_t(c)]) - double(x[c]);
-              e += d * d;
-              s += double(x[c]) * double(x[c]);
-            }
-          }
-          err[size_t(tid)] += e;
-          sq[size_t(tid)] += s;
-        });
+        if (rep.gptq)
+          pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int tid) {
+            add_round_trip_error(rep.to, dst.data() + r0 * dst_row, dst_row, f32.data() + r0 * size_t(ncols),
+                                 int64_t(r1 - r0), ncols, err[size_t(tid)], sq[size_t(tid)]);
+          });
         for (size_t t = 0; t < err.size(); ++t) rep.sum_sq_err += err[t], rep.sum_sq += sq[t];
         sink.write(dst.data(), dst.size());
       }
