@@ -6,6 +6,7 @@
 #include "kernels/cpu/matmul.h"
 #include "tf/error.h"
 #include "tf/half.h"
+#include "tf/mapped_file.h"
 #include "tf/op_profile.h"
 #include "tf/quant.h"
 #include "tf/thread_pool.h"
@@ -33,9 +34,8 @@ class CpuBackend : public Backend {
     if (w.ndim() != 2 || w.in_backend_layout() || !kernels::can_interleave(w.dtype()) || !interleave_enabled()) return w;
     const size_t N = size_t(w.dim(0)), K = size_t(w.dim(1));
     const size_t bytes = kernels::interleaved_weight_bytes(w.dtype(), N, K);
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) fail("out of memory interleaving a ", w.shape_string(), " weight (", bytes, " bytes)");
-    std::shared_ptr<const void> owner(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+    void* p = allocate_weight_memory(bytes);
+    std::shared_ptr<const void> owner(p, [bytes](const void* q) { free_weight_memory(const_cast<void*>(q), bytes); });
     kernels::interleave_weights(w.dtype(), w.data(), size_t(w.stride(0)), N, K, p, default_pool());
     return Tensor::backend_layout(w.dtype(), w.shape(), p, std::move(owner));
   }

@@ -55,9 +55,11 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, Load
     file->register_self();
     return file;
   }
-  // --no-mmap: anonymous memory (page-aligned, so SIMD loads behave the same)
-  void* p = mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
+  // --no-mmap: anonymous memory (huge-page aligned, see allocate_weight_memory)
+  void* p = nullptr;
+  try {
+    p = allocate_weight_memory(file->size_);
+  } catch (const Error&) {
     ::close(fd);
     fail(path, ": cannot allocate ", file->size_, " bytes");
   }
@@ -78,6 +80,24 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, Load
   file->fd_ = fd;  // kept to remap released pages from the file
   file->register_self();
   return file;
+}
+
+void* allocate_weight_memory(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t len = bytes + kHuge;  // room to align the start
+  void* raw = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) fail("cannot allocate ", bytes, " bytes for weights");
+  const uintptr_t start = uintptr_t(raw), aligned = (start + kHuge - 1) / kHuge * kHuge;
+  const long page = sysconf(_SC_PAGESIZE);
+  const uintptr_t end = (aligned + bytes + uintptr_t(page) - 1) / uintptr_t(page) * uintptr_t(page);
+  if (aligned > start) munmap(raw, aligned - start);
+  if (start + len > end) munmap(reinterpret_cast<void*>(end), start + len - end);
+  madvise(reinterpret_cast<void*>(aligned), end - aligned, MADV_HUGEPAGE);  // advice only: may be refused
+  return reinterpret_cast<void*>(aligned);
+}
+
+void free_weight_memory(void* p, size_t bytes) {
+  if (p) munmap(p, bytes);
 }
 
 void MappedFile::register_self() const {

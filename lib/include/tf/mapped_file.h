@@ -18,6 +18,13 @@ enum class LoadMode { Mmap, Read };
 // costs ~1 s more at load for 2 GB from the page cache; --mmap opts back in.
 constexpr LoadMode kDefaultModelLoadMode = LoadMode::Read;
 
+// Anonymous memory for weights: 2 MiB-aligned and advised to use transparent
+// huge pages (where the kernel's THP mode is "madvise", as on Debian), so a
+// decode step that streams gigabytes of weights does not take a TLB miss
+// every 4 KiB. Zero-filled; throws tf::Error when it cannot be had.
+void* allocate_weight_memory(size_t bytes);
+void free_weight_memory(void* p, size_t bytes);
+
 class MappedFile {
  public:
   static std::shared_ptr<const MappedFile> open(const std::string& path, LoadMode mode = LoadMode::Mmap);
