@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/quant_interleave.h"
 #include "kernels/cpu/matmul_impl.h"
 #include "kernels/test_util.h"
 #include "quant/blocks.h"
@@ -477,6 +478,18 @@ TEST(QuantMatmul, InterleavedWeightsGiveTheSameProducts) {
   }
   if (tested == 0) GTEST_SKIP() << "this CPU has no interleaved kernels (they need AVX512-VNNI)";
   EXPECT_EQ(tested, 4u);
+}
+
+TEST(QuantMatmul, DeinterleavingGivesBackTheFileBytes) {
+  ThreadPool pool(2);
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    const size_t N = 48, K = 2 * traits(t).block_size, row = K / traits(t).block_size * traits(t).type_size;
+    auto w = random_blocks(t, N * K / traits(t).block_size, 99);
+    std::vector<uint8_t> packed(mm::interleaved_bytes(t, N, K)), back(N * row);
+    mm::interleave_groups(t, w.data(), row, N, K, 0, mm::interleave_tasks(N), packed.data());
+    mm::deinterleave_groups(t, packed.data(), K, 0, N / mm::kInterleaveRows, back.data());
+    EXPECT_EQ(w, back) << dtype_name(t);
+  }
 }
 
 TEST(QuantMatmul, AutoPathAndSupport) {

@@ -289,10 +289,11 @@ void run_gemm(const MatmulArgs& a, mm::PackWFn pack_w, const mm::GemmKernel& gk,
   });
 }
 
-// W in the row-interleaved layout: groups of 16 rows split across threads,
-// the N % 16 leftover rows (stored plainly after the groups) by dot_rows.
-void run_interleaved(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
-  const size_t groups = a.N / mm::kInterleaveRows, gb = mm::interleaved_group_bytes(a.w_type, a.K);
+// W in the row-interleaved layout (the N % 16 leftover rows are stored
+// plainly after the groups and go through matmul as they are).
+//
+// Decode: groups of 16 rows split across threads, the interleaved kernels.
+void run_interleaved_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool, size_t groups, size_t gb) {
   const size_t x_stride = tk.il_x_row_bytes(a.K);
   char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
   if (a.M == 1)
@@ -307,6 +308,37 @@ void run_interleaved(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool&
   pool.parallel_for(groups, grain, [&](size_t b, size_t e, int) {
     tk.il_rows(xp, x_stride, a.M, a.K, a.w, gb, b, e, a.bias, a.y, a.ldy);
   });
+}
+
+// Prompt: each thread turns its share of the groups back into the file's
+// rows (a copy as cheap as one pass over them) and runs the int8 GEMM on
+// them, which unpacks W once per call into what its microkernel multiplies.
+void run_interleaved_gemm(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool, size_t groups) {
+  const size_t x_stride = tk.x_row_bytes(a.K);
+  char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
+  pool.parallel_for(a.M, 1, [&](size_t b, size_t e, int) {
+    tk.prepare_x(a.x + b * a.ldx, a.ldx, e - b, a.K, xp + b * x_stride);
+  });
+  const size_t row_bytes = a.K / traits(a.w_type).block_size * traits(a.w_type).type_size;
+  const size_t per_unit = std::max<size_t>(1, tk.gemm_rows_unit / mm::kInterleaveRows);  // groups per GEMM panel
+  const size_t units = (groups + per_unit - 1) / per_unit;
+  pool.parallel_for(units, 1, [&](size_t b, size_t e, int) {
+    const size_t g0 = b * per_unit, g1 = std::min(groups, e * per_unit);
+    thread_local std::vector<uint8_t> rows;
+    rows.resize((g1 - g0) * mm::kInterleaveRows * row_bytes);
+    mm::deinterleave_groups(a.w_type, a.w, a.K, g0, g1, rows.data());
+    const size_t n0 = g0 * mm::kInterleaveRows, n = (g1 - g0) * mm::kInterleaveRows;
+    tk.gemm_rows(xp, x_stride, a.M, a.K, rows.data(), row_bytes, a.bias ? a.bias + n0 : nullptr, 0, n, a.y + n0, a.ldy);
+  });
+}
+
+void run_interleaved(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
+  const size_t groups = a.N / mm::kInterleaveRows, gb = mm::interleaved_group_bytes(a.w_type, a.K);
+  if (tk.gemm_rows && a.M >= kGemmRowsMinM && groups > 0) {
+    run_interleaved_gemm(a, tk, pool, groups);
+  } else {
+    run_interleaved_gemv(a, tk, pool, groups, gb);
+  }
   if (const size_t rest = a.N % mm::kInterleaveRows) {
     MatmulArgs t = a;
     t.w_interleaved = false;

@@ -96,7 +96,97 @@ void group_q6_K(const void* w, size_t ws, size_t row0, size_t nb, uint8_t* g) {
   }
 }
 
+// Inverse of chunks4: dst(r)[4c + j] = src[c][r][j].
+template <class Dst>
+void unchunk4(const uint8_t* src, size_t n_chunks, Dst dst, uint8_t flip = 0) {
+  for (size_t c = 0; c < n_chunks; ++c)
+    for (size_t r = 0; r < R; ++r)
+      for (size_t j = 0; j < 4; ++j) dst(r)[4 * c + j] = uint8_t(src[(c * R + r) * 4 + j] ^ flip);
+}
+
+// The 12-byte packing of Q4_K's 8 6-bit scales and mins (inverse of unpack_k4_scales).
+void pack_k4_scales(const uint8_t sc[8], const uint8_t mn[8], uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = uint8_t(sc[j] | ((sc[j + 4] >> 4) << 6));
+    q[j + 4] = uint8_t(mn[j] | ((mn[j + 4] >> 4) << 6));
+    q[j + 8] = uint8_t((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+  }
+}
+
+template <class B>
+B* out_block(uint8_t* rows, size_t nb, size_t r, size_t b) {
+  return reinterpret_cast<B*>(rows + r * nb * sizeof(B)) + b;
+}
+
+void ungroup(DType t, const uint8_t* g, size_t nb, uint8_t* rows) {
+  switch (t) {
+    case DType::Q4_0: {
+      const uint8_t* q = g + nb * R * 2;
+      for (size_t b = 0; b < nb; ++b) {
+        for (size_t r = 0; r < R; ++r) std::memcpy(&out_block<BlockQ4_0>(rows, nb, r, b)->d, g + (b * R + r) * 2, 2);
+        unchunk4(q + b * R * 16, 4, [&](size_t r) { return out_block<BlockQ4_0>(rows, nb, r, b)->qs; });
+      }
+      return;
+    }
+    case DType::Q8_0: {
+      const uint8_t* q = g + nb * R * 2;
+      for (size_t b = 0; b < nb; ++b) {
+        for (size_t r = 0; r < R; ++r) std::memcpy(&out_block<BlockQ8_0>(rows, nb, r, b)->d, g + (b * R + r) * 2, 2);
+        unchunk4(
+            q + b * R * 32, 8,
+            [&](size_t r) { return reinterpret_cast<uint8_t*>(out_block<BlockQ8_0>(rows, nb, r, b)->qs); }, 0x80);
+      }
+      return;
+    }
+    case DType::Q4_K: {
+      const uint8_t* dmin = g + nb * R * 2;
+      const uint8_t* sc = dmin + nb * R * 2;
+      const uint8_t* mnp = sc + nb * R * 8;
+      const uint8_t* q = mnp + nb * R * 8;
+      for (size_t b = 0; b < nb; ++b) {
+        for (size_t r = 0; r < R; ++r) {
+          BlockQ4_K* k = out_block<BlockQ4_K>(rows, nb, r, b);
+          std::memcpy(&k->d, g + (b * R + r) * 2, 2);
+          std::memcpy(&k->dmin, dmin + (b * R + r) * 2, 2);
+          uint8_t s[8], m[8];
+          for (size_t j = 0; j < 8; ++j) s[j] = sc[(b * 8 + j) * R + r];
+          for (size_t p = 0; p < 4; ++p) {
+            m[2 * p] = mnp[((b * 4 + p) * R + r) * 2];
+            m[2 * p + 1] = mnp[((b * 4 + p) * R + r) * 2 + 1];
+          }
+          pack_k4_scales(s, m, k->scales);
+        }
+        unchunk4(q + b * R * 128, 32, [&](size_t r) { return out_block<BlockQ4_K>(rows, nb, r, b)->qs; });
+      }
+      return;
+    }
+    case DType::Q6_K: {
+      const uint8_t* sc = g + nb * R * 2;
+      const uint8_t* ql = sc + nb * R * 16;
+      const uint8_t* qh = ql + nb * R * 128;
+      for (size_t b = 0; b < nb; ++b) {
+        for (size_t r = 0; r < R; ++r) {
+          BlockQ6_K* k = out_block<BlockQ6_K>(rows, nb, r, b);
+          std::memcpy(&k->d, g + (b * R + r) * 2, 2);
+          for (size_t s = 0; s < 16; ++s) k->scales[s] = int8_t(sc[(b * 16 + s) * R + r]);
+        }
+        unchunk4(ql + b * R * 128, 32, [&](size_t r) { return out_block<BlockQ6_K>(rows, nb, r, b)->ql; });
+        unchunk4(qh + b * R * 64, 16, [&](size_t r) { return out_block<BlockQ6_K>(rows, nb, r, b)->qh; });
+      }
+      return;
+    }
+    default: fail("interleave: type ", dtype_name(t), " has no interleaved layout");
+  }
+}
+
 }  // namespace
+
+void deinterleave_groups(DType t, const void* src, size_t K, size_t g0, size_t g1, void* dst) {
+  const size_t nb = K / traits(t).block_size, gb = interleaved_group_bytes(t, K);
+  for (size_t g = g0; g < g1; ++g)
+    ungroup(t, static_cast<const uint8_t*>(src) + g * gb, nb,
+            static_cast<uint8_t*>(dst) + (g - g0) * R * nb * traits(t).type_size);
+}
 
 bool interleavable(DType t) {
   return t == DType::Q4_0 || t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K;

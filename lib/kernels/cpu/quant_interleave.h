@@ -43,5 +43,9 @@ size_t interleaved_group_bytes(DType t, size_t K);
 void interleave_groups(DType t, const void* w, size_t w_stride, size_t N, size_t K, size_t g0, size_t g1, void* dst);
 // Groups interleave_groups() takes for N rows (the leftover rows count as one).
 size_t interleave_tasks(size_t N);
+// The inverse for whole groups [g0, g1) of src (the interleaved buffer): the
+// file's bytes of rows 16·g0 .. 16·g1, one after the other, into dst (the
+// prompt path unpacks W from the file's layout).
+void deinterleave_groups(DType t, const void* src, size_t K, size_t g0, size_t g1, void* dst);
 
 }  // namespace tf::kernels::mm
