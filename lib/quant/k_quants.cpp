@@ -88,11 +88,13 @@ void fit_k4_block(const float* x, const float* importance, int nmax, Block& y, u
     const float rmin = nmax == 15 ? -1.f : -0.5f;
     const int nstep = nmax == 15 ? 20 : 15;
     float max_scale = 0, max_min = 0;
+    float all_weights[kQK_K];
     for (int j = 0; j < kQK_K / 32; ++j) {
       const float av_x = std::sqrt(sum_of_squares(x + 32 * j, 32) / 32);
-      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-      scales[j] =
-          fit_scale_min_ref(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, false);
+      for (int l = 0; l < 32; ++l) all_weights[32 * j + l] = av_x + std::fabs(x[32 * j + l]);
+    }
+    fit_scale_min_ref_batch(kQK_K / 32, 32, nmax, x, all_weights, L, mins, scales, rmin, 0.1f, nstep, false);
+    for (int j = 0; j < kQK_K / 32; ++j) {
       if (scales[j] > max_scale) max_scale = scales[j];
       if (mins[j] > max_min) max_min = mins[j];
     }
@@ -216,9 +218,10 @@ void quantize_q2_k(const float* x, void* dst, int64_t n, const float* importance
       // scales and mins rounded against the largest.
       const float q4scale = 15.f;
       float max_scale = 0, max_min = 0;
+      float all_weights[kQK_K];
+      for (int l = 0; l < kQK_K; ++l) all_weights[l] = std::fabs(x[l]);
+      fit_scale_min_ref_batch(kQK_K / 16, 16, 3, x, all_weights, L, mins, scales, -0.5f, 0.1f, 15, true);
       for (int j = 0; j < kQK_K / 16; ++j) {
-        for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-        scales[j] = fit_scale_min_ref(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
       }

@@ -1,5 +1,9 @@
 #include "quant/scale_fit.h"
 
+#include <vector>
+
+#include "tf/cpu_features.h"
+
 #include <algorithm>
 
 namespace tf::quant::detail {
@@ -230,6 +234,19 @@ float fit_scale_min_ref(int n, int nmax, const float* x, const float* weights, u
   return refine_scale_min(
       n, nmax, x, [weights](int i) { return weights[i]; }, sum_w, sum_x, min, max, L, neg_min, Laux, rmin, rdelta,
       nstep, use_mad);
+}
+
+void fit_scale_min_ref_batch(int groups, int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                             float* neg_min, float* scales, float rmin, float rdelta, int nstep, bool use_mad) {
+  int g = 0;
+  if (n <= 32 && cpu_level() >= 1)
+    for (; g + 8 <= groups; g += 8)
+      avx2::fit_scale_min_ref_x8(n, nmax, x + g * n, weights + g * n, L + g * n, neg_min + g, scales + g, rmin, rdelta,
+                                 nstep, use_mad);
+  uint8_t Laux[256];
+  for (; g < groups; ++g)
+    scales[g] = fit_scale_min_ref(n, nmax, x + g * n, weights + g * n, L + g * n, &neg_min[g],
+                                  n <= 256 ? Laux : std::vector<uint8_t>(size_t(n)).data(), rmin, rdelta, nstep, use_mad);
 }
 
 float fit_scale_min_weighted(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,

@@ -1,0 +1,119 @@
+// fit_scale_min_ref for 8 groups at once, one group per AVX2 lane. Each lane
+// runs exactly the scalar search of scale_fit.cpp — the same float
+// operations in the same order, the same data-dependent updates (as blends)
+// — so the codes and scales are bit-identical; only the 8 groups' long
+// chains of dependent float adds now run side by side instead of one after
+// the other. Entered only through fit_scale_min_ref_batch's dispatch.
+//
+// Products and sums must stay separately rounded, as in the scalar code
+// (built without FMA): no contraction into fused multiply-adds here.
+#pragma GCC optimize("fp-contract=off")
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace tf::quant::detail::avx2 {
+
+namespace {
+
+inline __m256i nearest_int8(__m256 v) {  // scale_fit.h's nearest_int, per lane
+  const __m256 shifted = _mm256_add_ps(v, _mm256_set1_ps(12582912.f));
+  return _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x007fffff)),
+                          _mm256_set1_epi32(0x00400000));
+}
+
+inline __m256 error_term(__m256 diff, bool use_mad) {
+  return use_mad ? _mm256_andnot_ps(_mm256_set1_ps(-0.0f), diff) : _mm256_mul_ps(diff, diff);
+}
+
+}  // namespace
+
+// x, weights: 8 groups of n (n <= 32) one after the other; L: 8 groups of n
+// codes; neg_min[g], scale[g] per group.
+void fit_scale_min_ref_x8(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
+                          float* scale_out, float rmin, float rdelta, int nstep, bool use_mad) {
+  // transposed: X[i] holds element i of the 8 groups
+  __m256 X[32] = {}, W[32] = {};
+  for (int i = 0; i < n; ++i) {
+    X[i] = _mm256_setr_ps(x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i], x[6 * n + i],
+                          x[7 * n + i]);
+    W[i] = _mm256_setr_ps(weights[i], weights[n + i], weights[2 * n + i], weights[3 * n + i], weights[4 * n + i],
+                          weights[5 * n + i], weights[6 * n + i], weights[7 * n + i]);
+  }
+  __m256 min = X[0], max = X[0];
+  __m256 sum_w = W[0];
+  __m256 sum_x = _mm256_mul_ps(sum_w, X[0]);
+  for (int i = 1; i < n; ++i) {
+    min = _mm256_min_ps(X[i], min);  // x < min ? x : min
+    max = _mm256_max_ps(X[i], max);  // x > max ? x : max
+    sum_w = _mm256_add_ps(sum_w, W[i]);
+    sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(W[i], X[i]));
+  }
+  const __m256 zero = _mm256_setzero_ps();
+  min = _mm256_blendv_ps(min, zero, _mm256_cmp_ps(min, zero, _CMP_GT_OQ));  // if (min > 0) min = 0
+  const __m256 constant = _mm256_cmp_ps(max, min, _CMP_EQ_OQ);           // these lanes end here
+  const __m256 searching = _mm256_cmp_ps(max, min, _CMP_NEQ_UQ);
+
+  const __m256i lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(nmax);
+  __m256i best_L[32];
+  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(float(nmax)), _mm256_sub_ps(max, min));
+  __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.f), iscale);
+  __m256 best_error = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256i l = _mm256_max_epi32(lo, _mm256_min_epi32(hi, nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(X[i], min)))));
+    best_L[i] = l;
+    const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)), min), X[i]);
+    best_error = _mm256_add_ps(best_error, _mm256_mul_ps(W[i], error_term(diff, use_mad)));
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = _mm256_div_ps(_mm256_set1_ps(rmin + rdelta * float(is) + float(nmax)), _mm256_sub_ps(max, min));
+    __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    __m256 Laux[32];
+    for (int i = 0; i < n; ++i) {
+      const __m256i l =
+          _mm256_max_epi32(lo, _mm256_min_epi32(hi, nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(X[i], min)))));
+      const __m256 lf = _mm256_cvtepi32_ps(l);
+      Laux[i] = lf;
+      const __m256 wl = _mm256_mul_ps(W[i], lf);
+      sum_l = _mm256_add_ps(sum_l, wl);
+      sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, lf));
+      sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, X[i]));
+    }
+    const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
+    const __m256 solvable = _mm256_cmp_ps(D, zero, _CMP_GT_OQ);
+    if (_mm256_movemask_ps(solvable) == 0) continue;
+    __m256 this_scale = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
+    __m256 this_min = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
+    const __m256 positive_min = _mm256_cmp_ps(this_min, zero, _CMP_GT_OQ);
+    this_min = _mm256_blendv_ps(this_min, zero, positive_min);
+    this_scale = _mm256_blendv_ps(this_scale, _mm256_div_ps(sum_xl, sum_l2), positive_min);
+    __m256 error = zero;
+    for (int i = 0; i < n; ++i) {
+      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale, Laux[i]), this_min), X[i]);
+      error = _mm256_add_ps(error, _mm256_mul_ps(W[i], error_term(diff, use_mad)));
+    }
+    const __m256 better = _mm256_and_ps(_mm256_and_ps(solvable, searching), _mm256_cmp_ps(error, best_error, _CMP_LT_OQ));
+    if (_mm256_movemask_ps(better) == 0) continue;
+    const __m256i take = _mm256_castps_si256(better);
+    for (int i = 0; i < n; ++i) best_L[i] = _mm256_blendv_epi8(best_L[i], _mm256_cvtps_epi32(Laux[i]), take);
+    best_error = _mm256_blendv_ps(best_error, error, better);
+    scale = _mm256_blendv_ps(scale, this_scale, better);
+    min = _mm256_blendv_ps(min, this_min, better);
+  }
+
+  alignas(32) float s[8], m[8], c[8];
+  alignas(32) int32_t l32[8];
+  _mm256_store_ps(s, scale);
+  _mm256_store_ps(m, min);
+  _mm256_store_ps(c, constant);
+  for (int i = 0; i < n; ++i) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(l32), best_L[i]);
+    for (int g = 0; g < 8; ++g) L[g * n + i] = c[g] != 0 ? 0 : uint8_t(l32[g]);
+  }
+  for (int g = 0; g < 8; ++g) {
+    neg_min[g] = -m[g];
+    scale_out[g] = c[g] != 0 ? 0.f : s[g];
+  }
+}
+
+}  // namespace tf::quant::detail::avx2
