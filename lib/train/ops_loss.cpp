@@ -9,6 +9,7 @@
 #include "tf/thread_pool.h"
 #include "tf/train_ops.h"
 #include "train/gemm.h"
+#include "train/scratch.h"
 
 namespace tf::train {
 
@@ -215,17 +216,19 @@ Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> ta
   }
   const bool record = count > 0 && Tape::should_record({&h, &w});
   Var gh = h, gw = w;
-  Tensor dh = record && h.requires_grad() ? Tensor::zeros(DType::F32, h.shape()) : Tensor();
-  Tensor dw = record && w.requires_grad() ? Tensor::zeros(DType::F32, w.shape()) : Tensor();
+  // dh [N, K] and dw [V, K]: every element is written (dh chunk by chunk, dw
+  // by the first chunk's β = 0 product), so they need no zeroing.
+  std::shared_ptr<float[]> dh = record && h.requires_grad() ? detail::scratch(size_t(N * K)) : nullptr;
+  std::shared_ptr<float[]> dw = record && w.requires_grad() ? detail::scratch(size_t(V * K)) : nullptr;
   // About 64 MiB of logits per chunk: large enough for efficient GEMMs, small
   // enough not to hold a whole batch's logits.
   const int64_t chunk = std::clamp<int64_t>((int64_t(16) << 20) / std::max<int64_t>(V, 1), 16, std::max<int64_t>(N, 1));
-  std::vector<float> buf(size_t(std::min(chunk, N) * V));
+  const std::shared_ptr<float[]> buf = detail::scratch(size_t(std::min(chunk, N) * V));
   std::vector<double> row_loss(size_t(N), 0.0);
   const float inv_count = count ? 1.0f / float(count) : 0.0f;
   for (int64_t r0 = 0; r0 < N; r0 += chunk) {
     const int64_t R = std::min(chunk, N - r0);
-    float* L = buf.data();
+    float* L = buf.get();
     const float* hr = h.data() + r0 * K;
     detail::gemm(false, true, R, V, K, hr, K, w.data(), K, 0.0f, L, V);
     kernels::softmax(L, L, size_t(R), size_t(V), 1.0f, 0.0f, &default_pool());
@@ -258,8 +261,8 @@ Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> ta
       }
     });
     if (!record) continue;
-    if (dh.numel()) detail::gemm(false, false, R, K, V, L, V, w.data(), K, 0.0f, dh.mutable_data_as<float>() + r0 * K, K, inv_count);
-    if (dw.numel()) detail::gemm(true, false, V, K, R, L, V, hr, K, 1.0f, dw.mutable_data_as<float>(), K, inv_count);
+    if (dh) detail::gemm(false, false, R, K, V, L, V, w.data(), K, 0.0f, dh.get() + r0 * K, K, inv_count);
+    if (dw) detail::gemm(true, false, V, K, R, L, V, hr, K, r0 == 0 ? 0.0f : 1.0f, dw.get(), K, inv_count);
   }
   double total = 0;
   for (double l : row_loss) total += l;
@@ -267,12 +270,11 @@ Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> ta
   if (record) {
     Tape::active()->record(out, [gh, gw, dh, dw](const Tensor& g) {
       const float k = g.data_as<float>()[0];
-      for (auto [var, d] : {std::pair{gh, &dh}, std::pair{gw, &dw}}) {
-        if (!d->numel()) continue;
+      for (auto [var, d] : {std::pair{gh, dh.get()}, std::pair{gw, dw.get()}}) {
+        if (!d) continue;
         float* dst = var.grad_buffer();
-        const float* src = d->data_as<float>();
-        default_pool().parallel_for(size_t(d->numel()), size_t(1) << 16, [&](size_t lo, size_t hi, int) {
-          for (size_t i = lo; i < hi; ++i) dst[i] += k * src[i];
+        default_pool().parallel_for(size_t(var.numel()), size_t(1) << 16, [&](size_t lo, size_t hi, int) {
+          for (size_t i = lo; i < hi; ++i) dst[i] += k * d[i];
         });
       }
     });
