@@ -137,4 +137,78 @@ Var rms_norm(const Var& x, const Var& weight, float eps) {
   return out;
 }
 
+Var batch_norm(const Var& x, const Var& weight, const Var& bias, Var running_mean, Var running_var, bool training,
+               float momentum, float eps) {
+  if (x.ndim() < 2) fail("batch_norm: input ", shape_string(x.shape()), " needs [N, C, ...]");
+  const int64_t N = x.dim(0), C = x.dim(1), inner = N && C ? x.numel() / (N * C) : 0, M = N * inner;
+  for (const Var* p : std::initializer_list<const Var*>{&weight, &bias, &running_mean, &running_var})
+    if (p->defined() && (p->ndim() != 1 || p->dim(0) != C))
+      fail("batch_norm: per-channel tensor ", shape_string(p->shape()), " for ", C, " channels");
+  if (!running_mean.defined() || !running_var.defined()) fail("batch_norm: running statistics are required");
+  if (training && M < 2) fail("batch_norm: training needs more than one value per channel, got ", shape_string(x.shape()));
+  Var out = Var::zeros(x.shape());
+  std::vector<float> mean(static_cast<size_t>(C)), rstd(static_cast<size_t>(C));
+  const float *px = x.data(), *w = weight.defined() ? weight.data() : nullptr, *b = bias.defined() ? bias.data() : nullptr;
+  float *py = out.mutable_data(), *rm = running_mean.mutable_data(), *rv = running_var.mutable_data();
+  auto at = [&](int64_t n, int64_t c, int64_t i) { return (n * C + c) * inner + i; };
+  default_pool().parallel_for(size_t(C), 1, [&](size_t lo, size_t hi, int) {
+    for (size_t cu = lo; cu < hi; ++cu) {
+      const int64_t c = int64_t(cu);
+      double mu = rm[c], var = rv[c];
+      if (training) {
+        double s = 0, ss = 0;
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t i = 0; i < inner; ++i) s += px[at(n, c, i)];
+        mu = s / double(M);
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t i = 0; i < inner; ++i) ss += (px[at(n, c, i)] - mu) * (px[at(n, c, i)] - mu);
+        var = ss / double(M);
+        // PyTorch: running statistics take the unbiased variance.
+        rm[c] = float((1.0 - momentum) * rm[c] + momentum * mu);
+        rv[c] = float((1.0 - momentum) * rv[c] + momentum * var * double(M) / double(M - 1));
+      }
+      mean[cu] = float(mu);
+      rstd[cu] = float(1.0 / std::sqrt(var + double(eps)));
+      const float scale = rstd[cu] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < inner; ++i) py[at(n, c, i)] = (px[at(n, c, i)] - mean[cu]) * scale + shift;
+    }
+  });
+  if (Tape::should_record({&x, &weight, &bias})) {
+    Tape::active()->record(out, [x, weight, bias, training, mean = std::move(mean), rstd = std::move(rstd), N, C, inner,
+                                 M](const Tensor& g) {
+      Var gx = x, gw = weight, gb = bias;
+      const float *px = x.data(), *gd = g.data_as<float>(), *w = weight.defined() ? weight.data() : nullptr;
+      float* dx = gx.requires_grad() ? gx.grad_buffer() : nullptr;
+      float* dw = gw.requires_grad() ? gw.grad_buffer() : nullptr;
+      float* db = gb.requires_grad() ? gb.grad_buffer() : nullptr;
+      auto at = [&](int64_t n, int64_t c, int64_t i) { return (n * C + c) * inner + i; };
+      default_pool().parallel_for(size_t(C), 1, [&](size_t lo, size_t hi, int) {
+        for (size_t cu = lo; cu < hi; ++cu) {
+          const int64_t c = int64_t(cu);
+          const float mu = mean[cu], rs = rstd[cu], wc = w ? w[c] : 1.0f;
+          double sg = 0, sgx = 0;  // Σ g, Σ g·x̂
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < inner; ++i) {
+              const int64_t k = at(n, c, i);
+              sg += gd[k];
+              sgx += gd[k] * (px[k] - mu) * rs;
+            }
+          if (dw) dw[c] += float(sgx);
+          if (db) db[c] += float(sg);
+          if (!dx) continue;
+          // training: dx = rstd·w·(g − mean(g) − x̂·mean(g·x̂)); eval: the statistics are constants.
+          const float a = training ? float(sg / double(M)) : 0.0f, k2 = training ? float(sgx / double(M)) : 0.0f;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < inner; ++i) {
+              const int64_t k = at(n, c, i);
+              dx[k] += rs * wc * (gd[k] - a - (px[k] - mu) * rs * k2);
+            }
+        }
+      });
+    });
+  }
+  return out;
+}
+
 }  // namespace tf::train
