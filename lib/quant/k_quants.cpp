@@ -452,10 +452,9 @@ void quantize_q6_k(const float* x, void* dst, int64_t n, const float* importance
   float scales[kQK_K / 16];
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     float max_scale = 0, max_abs_scale = 0;
+    fit_symmetric_batch(kQK_K / 16, 16, 32, x, L, scales, 1, importance ? importance + kQK_K * i : nullptr);
     for (int ib = 0; ib < kQK_K / 16; ++ib) {
-      const float* qw = importance ? importance + kQK_K * i + 16 * ib : nullptr;
-      const float scale = fit_symmetric(16, 32, x + 16 * ib, L + 16 * ib, 1, qw);
-      scales[ib] = scale;
+      const float scale = scales[ib];
       const float abs_scale = std::fabs(scale);
       if (abs_scale > max_abs_scale) {
         max_abs_scale = abs_scale;

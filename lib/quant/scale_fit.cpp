@@ -89,6 +89,16 @@ float fit_symmetric(int n, int nmax, const float* x, int8_t* L, int mode, const 
   return scale;
 }
 
+void fit_symmetric_batch(int groups, int n, int nmax, const float* x, int8_t* L, float* scales, int mode,
+                         const float* importance) {
+  int g = 0;
+  if (mode == 1 && n <= 32 && cpu_level() >= 1)
+    for (; g + 8 <= groups; g += 8)
+      avx2::fit_symmetric_x8(n, nmax, x + g * n, L + g * n, scales + g, importance ? importance + g * n : nullptr);
+  for (; g < groups; ++g)
+    scales[g] = fit_symmetric(n, nmax, x + g * n, L + g * n, mode, importance ? importance + g * n : nullptr);
+}
+
 float fit_symmetric_q3(int n, int nmax, const float* x, int8_t* L, bool refine) {
   float max = 0;
   float amax = 0;

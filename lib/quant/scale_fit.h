@@ -45,7 +45,13 @@ float fit_scale_min_ref(int n, int nmax, const float* x, const float* weights, u
 // (AVX2 lanes) where the CPU has it.
 void fit_scale_min_ref_batch(int groups, int n, int nmax, const float* x, const float* weights, uint8_t* L,
                              float* neg_min, float* scales, float rmin, float rdelta, int nstep, bool use_mad);
+// fit_symmetric(n, nmax, ·, ·, mode, ·) for `groups` groups of n elements
+// (importance: the groups' weights, or nullptr), bit-identical; mode 1 runs
+// 8 groups at a time in AVX2 lanes where the CPU has it.
+void fit_symmetric_batch(int groups, int n, int nmax, const float* x, int8_t* L, float* scales, int mode,
+                         const float* importance);
 namespace avx2 {
+void fit_symmetric_x8(int n, int nmax, const float* x, int8_t* L, float* scales, const float* importance);
 void fit_scale_min_ref_x8(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
                           float* scales, float rmin, float rdelta, int nstep, bool use_mad);
 }

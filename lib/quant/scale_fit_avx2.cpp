@@ -116,4 +116,72 @@ void fit_scale_min_ref_x8(int n, int nmax, const float* x, const float* weights,
   }
 }
 
+// fit_symmetric(n, nmax, x, L, mode 1, importance) for 8 groups of n (<= 32)
+// elements: weights x² or importance (8 groups of n, or nullptr).
+void fit_symmetric_x8(int n, int nmax, const float* x, int8_t* L, float* scale_out, const float* importance) {
+  __m256 X[32] = {}, W[32] = {};
+  for (int i = 0; i < n; ++i) {
+    X[i] = _mm256_setr_ps(x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i], x[6 * n + i],
+                          x[7 * n + i]);
+    W[i] = importance ? _mm256_setr_ps(importance[i], importance[n + i], importance[2 * n + i], importance[3 * n + i],
+                                       importance[4 * n + i], importance[5 * n + i], importance[6 * n + i],
+                                       importance[7 * n + i])
+                      : _mm256_mul_ps(X[i], X[i]);
+  }
+  const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+  __m256 max = zero, amax = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256 ax = _mm256_andnot_ps(sign, X[i]);
+    const __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+    amax = _mm256_blendv_ps(amax, ax, gt);
+    max = _mm256_blendv_ps(max, X[i], gt);
+  }
+  const __m256 dead = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);  // kGroupMaxEps: all-zero groups
+  const __m256i lo = _mm256_set1_epi32(-nmax), hi = _mm256_set1_epi32(nmax - 1);
+  auto codes = [&](__m256 iscale, int i) {
+    return _mm256_max_epi32(lo, _mm256_min_epi32(hi, nearest_int8(_mm256_mul_ps(iscale, X[i]))));
+  };
+  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(float(-nmax)), max);
+  __m256i best_L[32];
+  __m256 sumlx = zero, suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256i l = codes(iscale, i);
+    best_L[i] = l;
+    const __m256 lf = _mm256_cvtepi32_ps(l);
+    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(W[i], X[i]), lf));
+    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(W[i], lf), lf));
+  }
+  __m256 scale = _mm256_and_ps(_mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ));
+  __m256 best = _mm256_mul_ps(scale, sumlx);
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = _mm256_div_ps(_mm256_set1_ps(-(float(nmax) + 0.1f * float(is))), max);
+    __m256i l_try[32];
+    sumlx = suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+      l_try[i] = codes(iscale, i);
+      const __m256 lf = _mm256_cvtepi32_ps(l_try[i]);
+      sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(W[i], X[i]), lf));
+      suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(W[i], lf), lf));
+    }
+    const __m256 better = _mm256_and_ps(
+        _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ),
+        _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
+    if (_mm256_movemask_ps(better) == 0) continue;
+    const __m256i take = _mm256_castps_si256(better);
+    for (int i = 0; i < n; ++i) best_L[i] = _mm256_blendv_epi8(best_L[i], l_try[i], take);
+    scale = _mm256_blendv_ps(scale, _mm256_div_ps(sumlx, suml2), better);
+    best = _mm256_blendv_ps(best, _mm256_mul_ps(scale, sumlx), better);
+  }
+  alignas(32) float s[8], d[8];
+  alignas(32) int32_t l32[8];
+  _mm256_store_ps(s, scale);
+  _mm256_store_ps(d, dead);
+  for (int i = 0; i < n; ++i) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(l32), best_L[i]);
+    for (int g = 0; g < 8; ++g) L[g * n + i] = d[g] != 0 ? int8_t(0) : int8_t(l32[g] + nmax);
+  }
+  for (int g = 0; g < 8; ++g) scale_out[g] = d[g] != 0 ? 0.f : s[g];
+}
+
 }  // namespace tf::quant::detail::avx2
