@@ -16,7 +16,10 @@
 #include "tf/op_profile.h"
 #include "tf/rng.h"
 #include "tf/thread_pool.h"
+#include "tf/json_file.h"
+#include "tf/optim.h"
 #include "tf/tokenizer.h"
+#include "tf/train_model.h"
 
 namespace tf::bench {
 namespace {
@@ -293,6 +296,57 @@ json encoder_bench(const EncoderSpec& spec, const RunOptions& options, const Mac
   r["tokens_per_s"] = double(spec.batch) * spec.seq_len * 1e9 / summarize(samples_ns).mean;
   r["peak_rss_bytes"] = peak_rss_bytes();
   r["load_ms"] = load_ms;
+  return r;
+}
+
+json train_bench(const TrainSpec& spec, const RunOptions& options, const Machine& machine) {
+  if (spec.batch < 1 || spec.seq_len < 1) fail("train: batch and sequence length must be >= 1");
+  if (spec.n_threads < 1) fail("thread count must be >= 1 (got ", spec.n_threads, ")");
+  set_default_threads(spec.n_threads);
+  reset_peak_rss();
+  const std::string config_path =
+      std::filesystem::is_directory(spec.config) ? (std::filesystem::path(spec.config) / "config.json").string() : spec.config;
+  auto lm = train::LanguageModel::init(read_json_file(config_path), options.seed);
+  Rng rng(options.seed);
+  const uint64_t vocab = uint64_t(lm->config().vocab_size);
+  const size_t n = size_t(spec.batch) * size_t(spec.seq_len);
+  std::vector<int32_t> ids(n), targets(n);
+  for (size_t i = 0; i < n; ++i) {
+    ids[i] = int32_t(rng.below(vocab));
+    targets[i] = int32_t(rng.below(vocab));
+  }
+  train::Adam opt(train::decay_groups(lm->parameter_vars()), train::adamw_options(1e-4f, 0.1f));
+  auto step = [&] {
+    train::Tape tape;
+    const train::Var loss = lm->loss(ids, targets, spec.batch, spec.seq_len);
+    opt.zero_grad();
+    tape.backward(loss);
+    opt.step();
+  };
+  if (options.warmup) step();
+  std::vector<double> samples_ns;
+  double total_ns = 0;
+  while (!enough(samples_ns.size(), total_ns, options) && samples_ns.size() < 100000) {
+    auto t = Clock::now();
+    step();
+    samples_ns.push_back(ns_since(t));
+    total_ns += samples_ns.back();
+  }
+  json r = {{"type", "bench"}};
+  r.update(machine_fields(machine));
+  r["model_filename"] = config_path;
+  r["model_type"] = std::string(hf::arch_name(lm->config().arch));
+  r["model_n_params"] = lm->parameter_count();
+  r["test"] = "train b" + std::to_string(spec.batch) + " s" + std::to_string(spec.seq_len);
+  r["test_time"] = utc_now();
+  r["n_threads"] = spec.n_threads;
+  r["n_batch"] = spec.batch;
+  r["seq_len"] = spec.seq_len;
+  r["optimizer"] = "adamw";
+  add_time_stats(r, samples_ns, double(spec.batch) * spec.seq_len, "ts");  // tokens/s, the tables' t/s
+  add_time_stats(r, samples_ns, double(spec.batch), "samples_per_s");
+  r["tokens_per_s"] = double(spec.batch) * spec.seq_len * 1e9 / summarize(samples_ns).mean;
+  r["peak_rss_bytes"] = peak_rss_bytes();
   return r;
 }
 

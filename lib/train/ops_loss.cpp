@@ -4,8 +4,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/ops.h"
 #include "tf/error.h"
+#include "tf/thread_pool.h"
 #include "tf/train_ops.h"
+#include "train/gemm.h"
+#include "train/scratch.h"
 
 namespace tf::train {
 
@@ -179,6 +183,99 @@ Var kl_div(const Var& student_logits, const Var& teacher_logits, float temperatu
           if (ds) ds[r * C + i] += k * (std::exp(lq[i]) - p);
           if (dt) dt[r * C + i] += k * p * (lp[i] - lq[i] - float(ph));
         }
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace tf::train
+
+// ---- the language-model head fused with its loss
+//
+// logits = h·wᵀ is [N, vocab]: for a GPT-2 vocabulary and a batch of 1024
+// tokens that is 200 MB, written, read by the softmax, read again by the
+// gradient. Here the logits exist one chunk of rows at a time, turned into
+// probabilities in place by the inference softmax kernel, and — when a
+// gradient is wanted — into (p − onehot) whose products with w and h (dh and
+// dw) are formed right away. The backward pass then only scales those by the
+// incoming gradient. The price: a forward recorded on a tape does the
+// backward's GEMMs even if backward() is never called.
+namespace tf::train {
+
+Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> targets, int32_t ignore_index) {
+  if (h.ndim() != 2 || w.ndim() != 2 || h.dim(1) != w.dim(1) || h.dim(0) != int64_t(targets.size()))
+    fail("linear_cross_entropy: hidden ", shape_string(h.shape()), ", weight ", shape_string(w.shape()), " and ",
+         targets.size(), " targets do not match");
+  const int64_t N = h.dim(0), K = h.dim(1), V = w.dim(0);
+  int64_t count = 0;
+  for (int32_t t : targets) {
+    if (t == ignore_index) continue;
+    if (t < 0 || t >= V) fail("linear_cross_entropy: target ", t, " outside ", V, " classes");
+    ++count;
+  }
+  const bool record = count > 0 && Tape::should_record({&h, &w});
+  Var gh = h, gw = w;
+  // dh [N, K] and dw [V, K]: every element is written (dh chunk by chunk, dw
+  // by the first chunk's β = 0 product), so they need no zeroing.
+  std::shared_ptr<float[]> dh = record && h.requires_grad() ? detail::scratch(size_t(N * K)) : nullptr;
+  std::shared_ptr<float[]> dw = record && w.requires_grad() ? detail::scratch(size_t(V * K)) : nullptr;
+  // About 64 MiB of logits per chunk: large enough for efficient GEMMs, small
+  // enough not to hold a whole batch's logits.
+  const int64_t chunk = std::clamp<int64_t>((int64_t(16) << 20) / std::max<int64_t>(V, 1), 16, std::max<int64_t>(N, 1));
+  const std::shared_ptr<float[]> buf = detail::scratch(size_t(std::min(chunk, N) * V));
+  std::vector<double> row_loss(size_t(N), 0.0);
+  const float inv_count = count ? 1.0f / float(count) : 0.0f;
+  for (int64_t r0 = 0; r0 < N; r0 += chunk) {
+    const int64_t R = std::min(chunk, N - r0);
+    float* L = buf.get();
+    const float* hr = h.data() + r0 * K;
+    detail::gemm(false, true, R, V, K, hr, K, w.data(), K, 0.0f, L, V);
+    kernels::softmax(L, L, size_t(R), size_t(V), 1.0f, 0.0f, &default_pool());
+    default_pool().parallel_for(size_t(R), 1, [&](size_t lo, size_t hi, int) {
+      for (size_t i = lo; i < hi; ++i) {
+        const int64_t r = r0 + int64_t(i);
+        const int32_t t = targets[size_t(r)];
+        float* p = L + int64_t(i) * V;
+        if (t == ignore_index) {
+          if (record) std::fill(p, p + V, 0.0f);
+          continue;
+        }
+        if (p[t] > 1e-30f) {
+          row_loss[size_t(r)] = -std::log(double(p[t]));
+        } else {
+          // The target's probability underflowed: recompute this row's
+          // logits and take log-sum-exp − logit exactly.
+          std::vector<float> z(static_cast<size_t>(V));
+          for (int64_t c = 0; c < V; ++c) {
+            double s = 0;
+            for (int64_t j = 0; j < K; ++j) s += double(h.data()[r * K + j]) * w.data()[c * K + j];
+            z[size_t(c)] = float(s);
+          }
+          const float mx = *std::max_element(z.begin(), z.end());
+          double se = 0;
+          for (float v : z) se += std::exp(double(v - mx));
+          row_loss[size_t(r)] = double(mx) + std::log(se) - z[size_t(t)];
+        }
+        if (record) p[t] -= 1.0f;  // p − onehot
+      }
+    });
+    if (!record) continue;
+    if (dh) detail::gemm(false, false, R, K, V, L, V, w.data(), K, 0.0f, dh.get() + r0 * K, K, inv_count);
+    if (dw) detail::gemm(true, false, V, K, R, L, V, hr, K, r0 == 0 ? 0.0f : 1.0f, dw.get(), K, inv_count);
+  }
+  double total = 0;
+  for (double l : row_loss) total += l;
+  Var out = Var::scalar(count ? float(total / double(count)) : 0.0f);
+  if (record) {
+    Tape::active()->record(out, [gh, gw, dh, dw](const Tensor& g) {
+      const float k = g.data_as<float>()[0];
+      for (auto [var, d] : {std::pair{gh, dh.get()}, std::pair{gw, dw.get()}}) {
+        if (!d) continue;
+        float* dst = var.grad_buffer();
+        default_pool().parallel_for(size_t(var.numel()), size_t(1) << 16, [&](size_t lo, size_t hi, int) {
+          for (size_t i = lo; i < hi; ++i) dst[i] += k * d[i];
+        });
       }
     });
   }

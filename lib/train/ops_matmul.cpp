@@ -2,22 +2,28 @@
 // linear's forward to kernels::matmul (the same kernel inference runs), every
 // other product — including all backward ones, which need transposed operands
 // the packed kernel does not take — to OpenBLAS sgemm.
-#include <cblas.h>
+#include <algorithm>
 
 #include "kernels/cpu/matmul.h"
 #include "tf/error.h"
+#include "tf/thread_pool.h"
 #include "tf/train_ops.h"
+#include "train/gemm.h"
 
 namespace tf::train {
 
 namespace {
 
-// C[M,N] (+)= op(A)·op(B), row-major, leading dimensions as stored.
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-          int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
-              1.0f, A, int(lda), B, int(ldb), beta, C, int(ldc));
+using detail::gemm;
+
+// db[n] += Σ_m dY[m, n], columns split across the pool.
+void add_bias_grad(const float* dY, int64_t M, int64_t N, float* db) {
+  default_pool().parallel_for(size_t(N), 64, [&](size_t b, size_t e, int) {
+    for (int64_t m = 0; m < M; ++m) {
+      const float* row = dY + m * N;
+      for (size_t n = b; n < e; ++n) db[n] += row[n];
+    }
+  });
 }
 
 int64_t batch_of(const Shape& s) {
@@ -90,11 +96,35 @@ Var linear(const Var& x, const Var& w, const Var& bias) {
       const float* dY = g.data_as<float>();
       if (gx.requires_grad()) gemm(false, false, M, K, N, dY, N, w.data(), K, 1.0f, gx.grad_buffer(), K);
       if (gw.requires_grad()) gemm(true, false, N, K, M, dY, N, x.data(), K, 1.0f, gw.grad_buffer(), K);
-      if (gbias.requires_grad()) {
-        float* db = gbias.grad_buffer();
-        for (int64_t m = 0; m < M; ++m)
-          for (int64_t n = 0; n < N; ++n) db[n] += dY[m * N + n];
-      }
+      if (gbias.requires_grad()) add_bias_grad(dY, M, N, gbias.grad_buffer());
+    });
+  }
+  return out;
+}
+
+Var linear_kn(const Var& x, const Var& w, const Var& bias) {
+  if (w.ndim() != 2 || x.ndim() < 1 || x.dim(-1) != w.dim(0))
+    fail("linear_kn: input ", shape_string(x.shape()), " and [in, out] weight ", shape_string(w.shape()), " do not match");
+  const int64_t K = w.dim(0), N = w.dim(1), M = x.numel() / (K ? K : 1);
+  if (bias.defined() && (bias.ndim() != 1 || bias.dim(0) != N))
+    fail("linear_kn: bias ", shape_string(bias.shape()), " for ", N, " outputs");
+  Shape out_shape = x.shape();
+  out_shape.back() = N;
+  Var out = Var::zeros(out_shape);
+  float* y = out.mutable_data();
+  float beta = 0.0f;
+  if (bias.defined() && M > 0) {
+    for (int64_t m = 0; m < M; ++m) std::copy(bias.data(), bias.data() + N, y + m * N);
+    beta = 1.0f;
+  }
+  gemm(false, false, M, N, K, x.data(), K, w.data(), N, beta, y, N);
+  if (Tape::should_record({&x, &w, &bias})) {
+    Tape::active()->record(out, [x, w, bias, M, N, K](const Tensor& g) {
+      Var gx = x, gw = w, gbias = bias;
+      const float* dY = g.data_as<float>();
+      if (gx.requires_grad()) gemm(false, true, M, K, N, dY, N, w.data(), N, 1.0f, gx.grad_buffer(), K);  // dY·Wᵀ
+      if (gw.requires_grad()) gemm(true, false, K, N, M, x.data(), K, dY, N, 1.0f, gw.grad_buffer(), N);  // Xᵀ·dY
+      if (gbias.requires_grad()) add_bias_grad(dY, M, N, gbias.grad_buffer());
     });
   }
   return out;

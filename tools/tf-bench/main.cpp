@@ -18,5 +18,6 @@ int main(int argc, char** argv) {
                          tf::bench_tool::add_compare(app);
                          tf::bench_tool::add_tokenize(app);
                          tf::bench_tool::add_embed(app);
+                         tf::bench_tool::add_train(app);
                        });
 }

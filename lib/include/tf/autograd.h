@@ -60,7 +60,11 @@ class Var {
   // The gradient storage, allocated as zeros on first use; ops' backward
   // functions accumulate into it.
   float* grad_buffer();
-  void zero_grad();  // drops the gradient
+  // Drops the gradient (has_grad() is false until a backward pass reaches
+  // this Var again). Its storage is kept and reused, zeroed, for the next
+  // gradient, so a shallow copy of grad() taken earlier sees it change:
+  // clone() a gradient to keep it across steps.
+  void zero_grad();
 
   // Same underlying variable (not equal values).
   bool same(const Var& other) const { return impl_ == other.impl_; }

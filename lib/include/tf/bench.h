@@ -82,6 +82,17 @@ struct EncoderSpec {
 };
 nlohmann::json encoder_bench(const EncoderSpec& spec, const RunOptions& options, const Machine& machine);
 
+// Training throughput (samples/s): one step — forward, backward, AdamW — of
+// the trainable model (tf/train_model.h) built from a config.json with a
+// seeded init, on `batch` random sequences of `seq_len` tokens (next-token
+// targets); a `bench` record with test "train b<batch> s<seq_len>",
+// samples/s and tokens/s statistics.
+struct TrainSpec {
+  std::string config;  // a config.json, or a model folder holding one
+  int batch = 8, seq_len = 128, n_threads = 1;
+};
+nlohmann::json train_bench(const TrainSpec& spec, const RunOptions& options, const Machine& machine);
+
 // Peak resident set size of this process (VmHWM) in bytes, and its reset
 // (/proc/self/clear_refs, Linux >= 4.0; a no-op where that is not writable).
 uint64_t peak_rss_bytes();

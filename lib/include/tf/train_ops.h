@@ -7,6 +7,7 @@
 // last. Binary elementwise ops broadcast as NumPy / PyTorch do.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "tf/autograd.h"
@@ -20,6 +21,9 @@ namespace tf::train {
 Var matmul(const Var& a, const Var& b, bool trans_a = false, bool trans_b = false);
 // x [..., K] · w[N, K]ᵀ + bias[N] (bias may be undefined): a PyTorch Linear.
 Var linear(const Var& x, const Var& w, const Var& bias = Var());
+// x [..., K] · w[K, N] + bias[N]: the same product with the weight stored
+// [in, out] (GPT-2's Conv1D layout).
+Var linear_kn(const Var& x, const Var& w, const Var& bias = Var());
 
 // ---- elementwise (ops_elementwise.cpp)
 Var add(const Var& a, const Var& b);
@@ -73,10 +77,28 @@ Var mse_loss(const Var& a, const Var& b);  // mean of (a-b)²
 // PyTorch's kl_div(log_softmax(s/T), softmax(t/T), reduction="batchmean")·T².
 // Both gradients are computed (the teacher's is usually unused).
 Var kl_div(const Var& student_logits, const Var& teacher_logits, float temperature = 1.0f);
+// cross_entropy(linear(h, w), targets) for h [N, K], w [classes, K] (a
+// language-model head), fused so the [N, classes] logits are never stored
+// whole. Inside a Tape the forward pass also forms the gradients (see
+// ops_loss.cpp), so backward is cheap.
+Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> targets, int32_t ignore_index = -100);
 
 // ---- attention (ops_attention.cpp)
 // q, k, v [B, H, T, D] -> [B, H, T, D]: softmax(q·kᵀ/√D + causal mask)·v,
 // composed from the ops above.
 Var causal_attention(const Var& q, const Var& k, const Var& v);
+// The fused form the models use, on token-major rows as the projections
+// produce them: q [B·T, Hq·D], k and v [B·T, Hkv·D] (Hq a multiple of Hkv:
+// grouped-query attention; query head h reads key/value head h / (Hq/Hkv)).
+// Returns [B·T, Hq·D]: per sequence and head softmax(scale·q·kᵀ + causal
+// mask)·v. Stores only each row's log-sum-exp; backward recomputes the rest.
+Var causal_self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
+                          float scale);
+
+// ---- rotary position embedding (ops_rope.cpp)
+// x [B·T, H·D] token-major; token t of each sequence has position t. In each
+// head the first 2·inv_freq.size() dims rotate in the rotate-half layout
+// (pairs i, i + half) by position·inv_freq[i]; the rest pass through.
+Var rope(const Var& x, int64_t batch, int64_t n_heads, std::span<const float> inv_freq);
 
 }  // namespace tf::train
