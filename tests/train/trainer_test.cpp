@@ -141,6 +141,25 @@ TEST(Trainer, TrainsSavesAndResumesBitExactly) {
   EXPECT_EQ(of_type(resumed, "checkpoint").back()["sha256"], cks.back()["sha256"]);
 }
 
+TEST(Trainer, GradientAccumulationEqualsTheWholeBatch) {
+  // two micro-batches of one window see the windows one batch of two sees
+  TempDir dir;
+  Fixture fx(dir);
+  nlohmann::json whole = fx.config(dir / "whole"), accum = fx.config(dir / "accum");
+  whole["steps"] = accum["steps"] = 2;
+  whole["save_every"] = accum["save_every"] = 0;
+  accum["batch"] = 1;
+  accum["grad_accum"] = 2;
+  const auto a = of_type(train(whole), "train"), b = of_type(train(accum), "train");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(a[i]["loss"].get<double>(), b[i]["loss"].get<double>(), 1e-5) << i;
+    EXPECT_NEAR(a[i]["grad_norm"].get<double>(), b[i]["grad_norm"].get<double>(), 1e-5) << i;
+    EXPECT_EQ(a[i]["tokens"], b[i]["tokens"]);
+  }
+}
+
 TEST(Trainer, CheckpointIsAModelFolderThatLoadsBack) {
   TempDir dir;
   Fixture fx(dir);
