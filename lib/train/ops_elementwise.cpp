@@ -2,6 +2,7 @@
 // activations and dropout. Each op's derivative is written next to its value.
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 #include "tf/error.h"
 #include "tf/thread_pool.h"
@@ -208,13 +209,38 @@ Var gelu(const Var& x) {
 }
 
 Var gelu_tanh(const Var& x) {
-  return unary(
-      x,
-      [](float v) { return 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v))); },
-      [](float v, float) {
-        const float t = std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
-        return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v);
+  // The tanh of the forward pass is kept for the backward one (tanhf is most
+  // of this op's cost).
+  const int64_t n = x.numel();
+  Var out = Var::zeros(x.shape());
+  const bool record = Tape::should_record({&x});
+  std::vector<float> t_saved(record ? size_t(n) : 0);
+  {
+    const float* px = x.data();
+    float* py = out.mutable_data();
+    float* pt = t_saved.data();
+    parallel_elements(n, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const float v = px[i], t = std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v));
+        py[i] = 0.5f * v * (1.0f + t);
+        if (record) pt[i] = t;
+      }
+    });
+  }
+  if (record) {
+    Tape::active()->record(out, [x, n, t_saved = std::move(t_saved)](const Tensor& g) {
+      Var gx = x;
+      const float *px = x.data(), *pg = g.data_as<float>(), *pt = t_saved.data();
+      float* d = gx.grad_buffer();
+      parallel_elements(n, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const float v = px[i], t = pt[i];
+          d[i] += pg[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * v * v));
+        }
       });
+    });
+  }
+  return out;
 }
 
 Var silu(const Var& x) {

@@ -283,3 +283,49 @@ Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> ta
 }
 
 }  // namespace tf::train
+
+// ---- cosine similarity and the cosine loss
+namespace tf::train {
+
+Var cosine_similarity(const Var& a, const Var& b, float eps) {
+  if (a.shape() != b.shape() || a.ndim() < 1)
+    fail("cosine_similarity: shapes ", shape_string(a.shape()), " and ", shape_string(b.shape()), " differ");
+  const int64_t D = a.dim(-1), rows = D ? a.numel() / D : 0;
+  Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+  Var out = Var::zeros(out_shape);
+  std::vector<float> na(static_cast<size_t>(rows)), nb(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    double dot = 0, sa = 0, sb = 0;
+    for (int64_t i = 0; i < D; ++i) {
+      const double x = a.data()[r * D + i], y = b.data()[r * D + i];
+      dot += x * y, sa += x * x, sb += y * y;
+    }
+    na[size_t(r)] = float(std::sqrt(sa));
+    nb[size_t(r)] = float(std::sqrt(sb));
+    out.mutable_data()[r] = float(dot / std::max(std::sqrt(sa) * std::sqrt(sb), double(eps)));
+  }
+  if (Tape::should_record({&a, &b})) {
+    Tape::active()->record(out, [a, b, D, rows, eps, na = std::move(na), nb = std::move(nb),
+                                 cos = out.value()](const Tensor& g) {
+      Var ga = a, gb = b;
+      float* da = ga.requires_grad() ? ga.grad_buffer() : nullptr;
+      float* db = gb.requires_grad() ? gb.grad_buffer() : nullptr;
+      for (int64_t r = 0; r < rows; ++r) {
+        const float gr = g.data_as<float>()[r], c = cos.data_as<float>()[r];
+        const float d = na[size_t(r)] * nb[size_t(r)];
+        const bool clamped = d <= eps;  // cos = a·b / eps: only the dot product varies
+        const float inv_d = 1.0f / (clamped ? eps : d);
+        for (int64_t i = 0; i < D; ++i) {
+          const float x = a.data()[r * D + i], y = b.data()[r * D + i];
+          if (da) da[r * D + i] += gr * (y * inv_d - (clamped ? 0.0f : c * x / (na[size_t(r)] * na[size_t(r)])));
+          if (db) db[r * D + i] += gr * (x * inv_d - (clamped ? 0.0f : c * y / (nb[size_t(r)] * nb[size_t(r)])));
+        }
+      }
+    });
+  }
+  return out;
+}
+
+Var cosine_loss(const Var& a, const Var& b) { return mean(add_scalar(neg(cosine_similarity(a, b)), 1.0f)); }
+
+}  // namespace tf::train

@@ -81,4 +81,57 @@ class LanguageModel {
   std::unique_ptr<Impl> impl_;
 };
 
+// A small image classifier — an MLP or a CNN — from a JSON config, for
+// Fashion-MNIST-sized data (images [C, H, W] as f32 pixels, e.g. scaled to
+// [0, 1]). Config fields (anything else is an error):
+//   "model_type": "image_classifier"
+//   "image": [C, H, W]                      required
+//   "num_classes": K                        required
+//   "conv": [{"channels": 16, "kernel": 3, "stride": 1, "padding": 1,
+//             "pool": 2, "pool_type": "max" | "avg"}, ...]   optional (none: an MLP)
+//   "hidden": [128, ...]                    fully connected layers after the convolutions
+//   "activation": "relu" | "gelu" | "silu" | "tanh"          default relu
+//   "batch_norm": bool                      BatchNorm after each conv and hidden layer (default false)
+//   "dropout": p                            after each hidden layer, training only (default 0)
+// Layers are conv → [BatchNorm2d] → act → [pool], flatten, then
+// linear → [BatchNorm1d] → act → [dropout], then the linear head. Parameters
+// are initialised as PyTorch's defaults (U(±1/√fan_in) for weights and
+// biases) and named as a torch module would name them: conv.0.weight,
+// conv_bn.0.running_mean, fc.0.weight, fc_bn.0.weight, head.weight, ...
+class ImageClassifier {
+ public:
+  static std::unique_ptr<ImageClassifier> init(const nlohmann::json& config, uint64_t seed);
+  // A folder written by save(): config.json + model.safetensors.
+  static std::unique_ptr<ImageClassifier> load(const std::string& dir);
+  ~ImageClassifier();
+  ImageClassifier(const ImageClassifier&) = delete;
+  ImageClassifier& operator=(const ImageClassifier&) = delete;
+
+  const nlohmann::json& config_json() const;
+  int64_t num_classes() const;
+  int64_t input_size() const;  // C·H·W floats per image
+
+  std::vector<NamedParam> parameters() const;  // trainable, stable order
+  std::vector<NamedParam> buffers() const;     // BatchNorm running statistics: saved, not trained
+  std::vector<Var> parameter_vars() const;
+
+  // Training (the default): BatchNorm uses batch statistics and updates its
+  // running ones; dropout is on. Eval: running statistics, no dropout.
+  void set_training(bool training);
+  bool training() const;
+
+  // pixels: batch images of input_size() floats each. Returns [batch, classes].
+  Var logits(std::span<const float> pixels, int64_t batch);
+  // Mean cross-entropy against labels in [0, classes) (−100 ignored).
+  Var loss(std::span<const float> pixels, std::span<const int32_t> labels, int64_t batch);
+
+  // config.json + model.safetensors (parameters and buffers, f32), atomically.
+  void save(const std::string& dir) const;
+
+ private:
+  struct Impl;
+  explicit ImageClassifier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace tf::train

@@ -64,6 +64,13 @@ Var embedding(const Var& table, const std::vector<int32_t>& ids);
 // ---- normalization (ops_norm.cpp), over the last dimension
 Var layer_norm(const Var& x, const Var& weight, const Var& bias, float eps = 1e-5f);
 Var rms_norm(const Var& x, const Var& weight, float eps = 1e-6f);
+// BatchNorm over dim 1 of x [N, C, ...] (PyTorch's BatchNorm1d/2d). Training:
+// batch statistics (biased variance), and running_mean / running_var [C]
+// (constants, updated in place) move by `momentum` towards the batch's mean and
+// unbiased variance. Eval: the running statistics normalise. weight, bias [C]
+// may be undefined.
+Var batch_norm(const Var& x, const Var& weight, const Var& bias, Var running_mean, Var running_var, bool training,
+               float momentum = 0.1f, float eps = 1e-5f);
 
 // ---- softmax and losses (ops_loss.cpp), over the last dimension
 Var softmax(const Var& x);
@@ -83,6 +90,21 @@ Var kl_div(const Var& student_logits, const Var& teacher_logits, float temperatu
 // ops_loss.cpp), so backward is cheap.
 Var linear_cross_entropy(const Var& h, const Var& w, std::span<const int32_t> targets, int32_t ignore_index = -100);
 
+// Cosine similarity over the last dimension: a·b / max(‖a‖·‖b‖, eps), shape
+// without the last dimension (PyTorch's F.cosine_similarity).
+Var cosine_similarity(const Var& a, const Var& b, float eps = 1e-8f);
+// mean(1 − cosine_similarity(a, b)): embedding distillation / contrastive targets.
+Var cosine_loss(const Var& a, const Var& b);
+
+// ---- convolution and pooling (ops_conv.cpp), NCHW
+// x [N, C, H, W], w [O, C, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo],
+// Ho = (H + 2·padding − kh)/stride + 1 (PyTorch's Conv2d, no groups/dilation).
+Var conv2d(const Var& x, const Var& w, const Var& bias, int64_t stride = 1, int64_t padding = 0);
+// kernel×kernel windows, stride 0 = kernel. Padding (≤ kernel/2) is skipped by
+// max and counted as zeros by avg (PyTorch's count_include_pad=True).
+Var max_pool2d(const Var& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+Var avg_pool2d(const Var& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+
 // ---- attention (ops_attention.cpp)
 // q, k, v [B, H, T, D] -> [B, H, T, D]: softmax(q·kᵀ/√D + causal mask)·v,
 // composed from the ops above.
@@ -94,6 +116,11 @@ Var causal_attention(const Var& q, const Var& k, const Var& v);
 // mask)·v. Stores only each row's log-sum-exp; backward recomputes the rest.
 Var causal_self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
                           float scale);
+// The general form: causal or bidirectional (encoders), and with `lengths`
+// (one per sequence, right padding) keys at or past a sequence's length are
+// masked and its padding rows output 0 (and get no gradient).
+Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
+                   float scale, bool causal, std::span<const int32_t> lengths = {});
 
 // ---- rotary position embedding (ops_rope.cpp)
 // x [B·T, H·D] token-major; token t of each sequence has position t. In each
