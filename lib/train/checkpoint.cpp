@@ -283,23 +283,38 @@ io::ModelInfo write_model_folder(const std::string& dir, const nlohmann::json& c
     w.add(p.name, p.var.value());
     count += uint64_t(p.var.numel());
   }
-  const auto result = w.write((fs::path(dir) / "model.safetensors").string());
+  w.write((fs::path(dir) / "model.safetensors").string());
   copy_tokenizer(tokenizer_source, dir);
+  return describe_model_folder(dir, count);
+}
+
+io::ModelInfo describe_model_folder(const std::string& dir, uint64_t params) {
   uint64_t folder_bytes = 0;  // the protocol's `bytes` of an hf model: every file of it
   for (const auto& entry : fs::directory_iterator(dir))
     if (entry.is_regular_file()) folder_bytes += entry.file_size();
+  const nlohmann::json config = read_json_file((fs::path(dir) / "config.json").string());
   io::ModelInfo info;
   info.path = dir;
   info.format = "hf";
   if (config.contains("model_type") && config["model_type"].is_string()) info.arch = config["model_type"];
   info.quant = "F32";
-  info.params = count;
+  info.params = params;
   info.bytes = folder_bytes;
-  info.sha256 = result.sha256;
+  info.sha256 = sha256_file((fs::path(dir) / "model.safetensors").string());
   return info;
 }
 
 SavedCheckpoint save_checkpoint(const std::string& dir, const LanguageModel& model, const TrainingState* state,
+                                const CheckpointOptions& options) {
+  return save_checkpoint(
+      dir,
+      [&](const std::string& folder) {
+        return write_model_folder(folder, model.config_json(), model.parameters(), options.tokenizer_source);
+      },
+      state, options);
+}
+
+SavedCheckpoint save_checkpoint(const std::string& dir, const ModelWriter& write_model, const TrainingState* state,
                                 const CheckpointOptions& options) {
   const fs::path target = fs::absolute(dir).lexically_normal();
   const fs::path parent = target.parent_path();
@@ -317,9 +332,8 @@ SavedCheckpoint save_checkpoint(const std::string& dir, const LanguageModel& mod
     }
   } cleanup{temp};
 
-  const std::vector<NamedParam> params = model.parameters();
   SavedCheckpoint saved;
-  saved.model = write_model_folder(temp.string(), model.config_json(), params, options.tokenizer_source);
+  saved.model = write_model(temp.string());
   if (!options.gguf_outtype.empty()) {
     const std::string name = "model-" + options.gguf_outtype + ".gguf";
     HfToGgufOptions go;

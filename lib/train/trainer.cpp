@@ -19,6 +19,7 @@
 #include "tf/train_data.h"
 #include "tf/train_model.h"
 #include "tf/train_ops.h"
+#include "train/trainer_task.h"
 
 namespace fs = std::filesystem;
 
@@ -37,6 +38,9 @@ void visit_fields(TrainConfig& c, Visitor&& v) {
   v("resume", c.resume);
   v("tokenizer", c.tokenizer);
   v("data", c.data);
+  v("labels", c.labels);
+  v("valid_data", c.valid_data);
+  v("valid_labels", c.valid_labels);
   v("valid_fraction", c.valid_fraction);
   v("optimizer", c.optimizer);
   v("lr", c.lr);
@@ -105,11 +109,21 @@ nlohmann::json TrainConfig::to_json() const {
 }
 
 void TrainConfig::validate() const {
-  if (task != "lm") fail("train config: task '", task, "' is not supported (lm)");
+  if (task != "lm" && task != "classify-image")
+    fail("train config: task '", task, "' is not supported (lm | classify-image)");
+  if (task == "classify-image") {
+    if (labels.empty()) fail("train config: classify-image needs 'labels' (the IDX labels of 'data')");
+    if (valid_data.empty() != valid_labels.empty())
+      fail("train config: give both valid_data and valid_labels, or neither");
+    if (!save_gguf.empty()) fail("train config: save_gguf is for language models");
+    if (!tokenizer.empty()) fail("train config: an image task has no tokenizer");
+  } else if (!labels.empty() || !valid_data.empty() || !valid_labels.empty()) {
+    fail("train config: labels, valid_data and valid_labels are for classify-image");
+  }
   const int sources = int(!model_config.empty()) + int(!init_from.empty()) + int(!resume.empty());
   if (sources != 1 && !(sources == 2 && !resume.empty()))
     fail("train config: give exactly one of model_config (a new model) and init_from (weights to fine-tune)");
-  if (data.empty()) fail("train config: 'data' (a text file) is required");
+  if (data.empty()) fail("train config: 'data' is required");
   if (!(valid_fraction >= 0 && valid_fraction < 1)) fail("train config: valid_fraction must be in [0, 1)");
   if (optimizer != "adamw" && optimizer != "adam" && optimizer != "sgd")
     fail("train config: optimizer '", optimizer, "' (adamw | adam | sgd)");
@@ -196,51 +210,18 @@ LrSchedule make_schedule(const TrainConfig& c) {
   return s;
 }
 
-// The folder a model config names: the folder itself, or the file's folder.
-std::string config_folder(const std::string& path) {
-  return fs::is_directory(path) ? path : fs::path(path).parent_path().string();
-}
-
-nlohmann::json read_model_config(const std::string& path) {
-  return read_json_file(fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path);
-}
-
-struct EvalResult {
-  double loss = 0;
-  int64_t n_tokens = 0, n_windows = 0;
-};
-
-// Mean next-token NLL over the windows, as tf-run perplexity sums it:
-// every scored token weighs the same, whatever window it is in.
-EvalResult evaluate(LanguageModel& model, const EvalWindows& windows, int64_t batch, int64_t max_batches) {
-  NoGrad no_grad;
-  EvalResult r;
-  double nll = 0;
-  int64_t batches = 0;
-  for (size_t first = 0; first < windows.size(); first += size_t(batch)) {
-    if (max_batches > 0 && batches == max_batches) break;
-    const TokenBatch b = windows.batch(first, size_t(batch));
-    const int64_t n = b.n_targets();
-    const Var loss = model.loss(b.ids, b.targets, b.batch, b.seq);
-    nll += double(loss.item()) * double(n);
-    r.n_tokens += n;
-    r.n_windows += b.batch;
-    ++batches;
-  }
-  r.loss = r.n_tokens > 0 ? nll / double(r.n_tokens) : 0.0;
-  return r;
-}
-
 class Progress {
  public:
-  explicit Progress(int64_t total) : total_(total), on_(stderr_is_terminal()) {}
+  Progress(int64_t total, const char* rate_key)
+      : total_(total), unit_(std::string(rate_key) == "tok_per_s" ? "tok/s" : "samples/s"), on_(stderr_is_terminal()) {}
   ~Progress() { finish(); }
-  void update(int64_t step, double loss, double tok_per_s) {
+  void update(int64_t step, double loss, double rate) {
     if (!on_) return;
     const int width = 30;
     const int filled = int(double(width) * double(step) / double(total_));
-    std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld loss %.4f %.0f tok/s ", filled, "##############################",
-                 width - filled, "", static_cast<long long>(step), static_cast<long long>(total_), loss, tok_per_s);
+    std::fprintf(stderr, "\r[%.*s%*s] %lld/%lld loss %.4f %.0f %s ", filled, "##############################",
+                 width - filled, "", static_cast<long long>(step), static_cast<long long>(total_), loss, rate,
+                 unit_.c_str());
     std::fflush(stderr);
     shown_ = true;
   }
@@ -251,6 +232,7 @@ class Progress {
 
  private:
   int64_t total_;
+  std::string unit_;
   bool on_, shown_ = false;
 };
 
@@ -259,43 +241,11 @@ class Progress {
 TrainSummary run_training(const TrainConfig& c, const RecordSink& emit) {
   c.validate();
   set_default_threads(c.threads);
-
-  // ---- model and tokenizer
-  std::unique_ptr<LanguageModel> model;
-  std::string tokenizer_path = c.tokenizer;
-  if (!c.resume.empty()) {
-    model = LanguageModel::load(c.resume);
-    if (tokenizer_path.empty()) tokenizer_path = c.resume;
-  } else if (!c.init_from.empty()) {
-    model = LanguageModel::load(c.init_from);
-    if (tokenizer_path.empty()) tokenizer_path = c.init_from;
-  } else {
-    model = LanguageModel::init(read_model_config(c.model_config), c.seed);
-    if (tokenizer_path.empty()) tokenizer_path = config_folder(c.model_config);
-  }
-  const Tokenizer tokenizer = Tokenizer::load(tokenizer_path);
-  if (int64_t(tokenizer.vocab_size()) > model->config().vocab_size)
-    fail(tokenizer_path, ": the tokenizer has ", tokenizer.vocab_size(), " tokens, the model's vocabulary only ",
-         model->config().vocab_size);
-
-  // ---- data
-  TokenizedText text = tokenize_text_file(c.data, tokenizer, c.valid_fraction);
-  const TokenId bos = window_bos(tokenizer);
-  const size_t n_train = text.train.size(), n_valid = text.valid.size();
-  TokenWindows loader(std::move(text.train), c.seq, bos, c.seed);
-  const EvalWindows eval_windows(text.valid, c.seq, bos);
-  emit({{"type", "data"},
-        {"path", c.data},
-        {"text_bytes", text.text_bytes},
-        {"valid_offset", text.valid_offset},
-        {"train_tokens", n_train},
-        {"valid_tokens", n_valid},
-        {"train_windows", loader.size()},
-        {"valid_windows", eval_windows.size()},
-        {"bos", bos >= 0}});
+  std::unique_ptr<detail::TrainTask> task = c.task == "lm" ? detail::make_lm_task(c) : detail::make_image_task(c);
+  emit(task->data_record());
 
   // ---- optimizer, schedule, resumed state
-  const std::vector<NamedParam> params = model->parameters();
+  const std::vector<NamedParam> params = task->parameters();
   std::vector<Var> vars;
   for (const NamedParam& p : params) vars.push_back(p.var);
   std::unique_ptr<Optimizer> opt = make_optimizer(c, decay_groups(vars));
@@ -306,29 +256,22 @@ TrainSummary run_training(const TrainConfig& c, const RecordSink& emit) {
     const TrainingState state = read_training_state(state_path);
     check_state_params(state, params, state_path);
     opt->import_state(state.optimizer);
-    loader.order().restore(state.data);
+    task->order().restore(state.data);
     step = state.step;
     if (step > c.steps) fail(state_path, ": the checkpoint is at step ", step, ", beyond steps = ", c.steps);
   }
 
   const std::vector<Var> all = all_params(opt->groups());
-  auto make_state = [&](int64_t at) {
-    TrainingState s;
-    s.step = at;
-    s.config = c.to_json();
-    s.config.erase("resume");
-    s.data = loader.order().state();
-    s.optimizer = opt->export_state();
-    for (const NamedParam& p : params) s.params.push_back({p.name, p.var.shape()});
-    return s;
-  };
-  CheckpointOptions ck;
-  ck.tokenizer_source = tokenizer_path;
-  ck.gguf_outtype = c.save_gguf;
   auto save = [&](int64_t at, bool final) {
-    const TrainingState state = make_state(at);
+    TrainingState state;
+    state.step = at;
+    state.config = c.to_json();
+    state.config.erase("resume");
+    state.data = task->order().state();
+    state.optimizer = opt->export_state();
+    for (const NamedParam& p : params) state.params.push_back({p.name, p.var.shape()});
     const std::string dir = (fs::path(c.out) / (final ? std::string("final") : "checkpoint-" + std::to_string(at))).string();
-    const SavedCheckpoint saved = save_checkpoint(dir, *model, &state, ck);
+    const SavedCheckpoint saved = task->save(dir, state);
     nlohmann::json r = {{"type", "checkpoint"}, {"step", at},           {"path", saved.dir},
                         {"format", "hf"},       {"bytes", saved.model.bytes}, {"sha256", saved.model.sha256},
                         {"state", (fs::path(saved.dir) / kTrainingStateFile).string()}, {"final", final}};
@@ -337,34 +280,31 @@ TrainSummary run_training(const TrainConfig& c, const RecordSink& emit) {
     return saved;
   };
   auto run_eval = [&](int64_t at) -> std::optional<double> {
-    if (eval_windows.size() == 0) return std::nullopt;
     const auto t0 = Clock::now();
-    const EvalResult e = evaluate(*model, eval_windows, c.batch, c.eval_batches);
-    emit({{"type", "eval"},
-          {"step", at},
-          {"loss", e.loss},
-          {"ppl", std::exp(e.loss)},
-          {"n_tokens", e.n_tokens},
-          {"n_windows", e.n_windows},
-          {"seconds", seconds_since(t0)}});
-    return e.loss;
+    std::optional<nlohmann::json> e = task->evaluate(c.batch, c.eval_batches);
+    if (!e) return std::nullopt;
+    nlohmann::json r = {{"type", "eval"}, {"step", at}};
+    r.update(*e);
+    r["seconds"] = seconds_since(t0);
+    emit(r);
+    return (*e)["loss"].get<double>();
   };
 
   // ---- train
   TrainSummary summary;
-  Progress progress(c.steps);
+  Progress progress(c.steps, task->rate_key());
   const double clip = c.clip > 0 ? c.clip : std::numeric_limits<double>::infinity();
   while (step < c.steps) {
     const auto t0 = Clock::now();
     opt->zero_grad();
     double loss_sum = 0;
-    int64_t tokens = 0;
+    int64_t units = 0;
     for (int64_t micro = 0; micro < c.grad_accum; ++micro) {
-      const TokenBatch b = loader.next(c.batch);
       Tape tape;
-      Var loss = model->loss(b.ids, b.targets, b.batch, b.seq);
+      int64_t n = 0;
+      Var loss = task->next_loss(c.batch, n);
       loss_sum += loss.item();
-      tokens += b.batch * b.seq;
+      units += n;
       tape.backward(c.grad_accum > 1 ? scale(loss, 1.0f / float(c.grad_accum)) : loss);
     }
     const double grad_norm = clip_grad_norm(all, clip);  // with clip off: the norm, nothing scaled
@@ -374,7 +314,7 @@ TrainSummary run_training(const TrainConfig& c, const RecordSink& emit) {
     ++step;
     const double seconds = seconds_since(t0);
     summary.last_loss = loss_sum / double(c.grad_accum);
-    const double tok_per_s = seconds > 0 ? double(tokens) / seconds : 0.0;
+    const double rate = seconds > 0 ? double(units) / seconds : 0.0;
     if (step % c.log_every == 0 || step == c.steps) {
       progress.finish();
       emit({{"type", "train"},
@@ -382,12 +322,12 @@ TrainSummary run_training(const TrainConfig& c, const RecordSink& emit) {
             {"loss", summary.last_loss},
             {"lr", lr},
             {"grad_norm", grad_norm},
-            {"tok_per_s", tok_per_s},
-            {"tokens", tokens},
-            {"epoch", loader.order().epoch()},
+            {task->rate_key(), rate},
+            {task->units_key(), units},
+            {"epoch", task->order().epoch()},
             {"seconds", seconds}});
     }
-    progress.update(step, summary.last_loss, tok_per_s);
+    progress.update(step, summary.last_loss, rate);
     const bool last = step == c.steps;
     if (!last && c.eval_every > 0 && step % c.eval_every == 0) {
       progress.finish();

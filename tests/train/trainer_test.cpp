@@ -12,6 +12,7 @@
 #include "tf/checkpoint.h"
 #include "tf/error.h"
 #include "tf/json_file.h"
+#include "tf/rng.h"
 #include "tf/tokenizer.h"
 #include "tf/trainer.h"
 
@@ -185,6 +186,72 @@ TEST(Trainer, CheckpointIsAModelFolderThatLoadsBack) {
   std::ofstream(dir / "out/final/training_state.zst", std::ios::binary | std::ios::trunc) << "TFSTATE1xxxx";
   EXPECT_NE(error_of([&] { train({{"resume", dir / "out/final"}, {"out", dir / "again"}}); })
                 .find("training_state.zst: not a trustformers training state"),
+            std::string::npos);
+}
+
+// Two classes of 8x8 images: the bright half is the left or the right one.
+void write_idx_images(const std::string& images, const std::string& labels, int n, uint64_t seed) {
+  Rng rng(seed);
+  std::string img = {0, 0, 8, 3, 0, 0, char(n >> 8), char(n & 255), 0, 0, 0, 8, 0, 0, 0, 8};
+  std::string lab = {0, 0, 8, 1, 0, 0, char(n >> 8), char(n & 255)};
+  for (int i = 0; i < n; ++i) {
+    const int cls = int(rng.below(2));
+    lab += char(cls);
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 8; ++x) {
+        const bool bright = (x < 4) == (cls == 0);
+        img += char(uint8_t((bright ? 150 : 40) + rng.below(60)));
+      }
+  }
+  std::ofstream(images, std::ios::binary) << img;
+  std::ofstream(labels, std::ios::binary) << lab;
+}
+
+TEST(Trainer, ClassifiesImagesAndResumesBitExactly) {
+  TempDir dir;
+  write_idx_images(dir / "train-images", dir / "train-labels", 200, 1);
+  write_idx_images(dir / "test-images", dir / "test-labels", 60, 2);
+  write_json_file(dir / "mlp.json", {{"model_type", "image_classifier"}, {"image", {1, 8, 8}}, {"num_classes", 2},
+                                     {"hidden", {16}}, {"batch_norm", true}});
+  const nlohmann::json cfg = {{"task", "classify-image"}, {"model_config", dir / "mlp.json"},
+                              {"data", dir / "train-images"}, {"labels", dir / "train-labels"},
+                              {"valid_data", dir / "test-images"}, {"valid_labels", dir / "test-labels"},
+                              {"steps", 30}, {"batch", 16}, {"lr", 1e-2}, {"save_every", 10}, {"eval_every", 10},
+                              {"out", dir / "full"}, {"threads", 1}};
+  const auto full = train(cfg);
+  const auto data = of_type(full, "data");
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0]["train_samples"], 200);
+  EXPECT_EQ(data[0]["valid_samples"], 60);
+  const auto evals = of_type(full, "eval");
+  ASSERT_EQ(evals.size(), 3u);
+  EXPECT_GE(evals.back()["accuracy"].get<double>(), 0.95);
+  EXPECT_EQ(evals.back()["n_samples"], 60);
+  const auto steps = of_type(full, "train");
+  ASSERT_EQ(steps.size(), 30u);
+  EXPECT_EQ(steps[0]["samples"], 16);
+  EXPECT_TRUE(steps[0].contains("samples_per_s"));
+
+  const auto resumed = of_type(train({{"resume", dir / "full/checkpoint-20"}, {"out", dir / "resumed"}}), "train");
+  ASSERT_EQ(resumed.size(), 10u);
+  for (size_t i = 0; i < 10; ++i)
+    EXPECT_EQ(resumed[i]["loss"].get<double>(), steps[20 + i]["loss"].get<double>()) << "step " << 21 + i;
+  // weights and BatchNorm running statistics alike
+  EXPECT_EQ(sha256_file(dir / "resumed/final/model.safetensors"), sha256_file(dir / "full/final/model.safetensors"));
+
+  // the held-out split when no valid set is given, and the checks on shapes
+  nlohmann::json split = cfg;
+  split.erase("valid_data");
+  split.erase("valid_labels");
+  split["steps"] = 1;
+  split["out"] = dir / "split";
+  EXPECT_EQ(of_type(train(split), "data")[0]["valid_samples"], 20);
+  write_json_file(dir / "wide.json", {{"image", {1, 9, 9}}, {"num_classes", 2}});
+  split["model_config"] = dir / "wide.json";
+  EXPECT_NE(error_of([&] { train(split); }).find("images of 8x8 pixels, the model takes 81 inputs"),
+            std::string::npos);
+  split["save_gguf"] = "f32";
+  EXPECT_NE(error_of([&] { resolve_train_config(split); }).find("save_gguf is for language models"),
             std::string::npos);
 }
 

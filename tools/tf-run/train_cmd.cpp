@@ -16,7 +16,7 @@ void add_train(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "train", "train a language model on a text file: streams train / eval / checkpoint records");
+      "train", "train a language model on a text file (or an image classifier): streams train / eval / checkpoint records");
   cmd->add_option("--config", o->config, "train.json: any of the keys below (flags given here win)");
   // Each flag sets the train.json key of the same name (dashes → underscores).
   auto text = [&](const std::string& names, const char* key, const std::string& help) {
@@ -28,11 +28,15 @@ void add_train(CLI::App& app) {
   auto integer = [&](const std::string& names, const char* key, const std::string& help) {
     cmd->add_option_function<int64_t>(names, [o, key](int64_t v) { o->flags[key] = v; }, help);
   };
+  text("--task", "task", "lm (a text file) | classify-image (IDX files) (lm)");
   text("--model-config", "model_config", "config.json (or its folder) of a new, randomly initialised model");
   text("--init-from", "init_from", "Hugging Face folder or GGUF whose weights to fine-tune");
   text("--resume", "resume", "checkpoint folder to continue from (exactly where it stopped)");
   text("--tokenizer", "tokenizer", "tokenizer (HF folder, tokenizer.json, GGUF); default: the model's folder");
-  text("-f,--data", "data", "training text (UTF-8)");
+  text("-f,--data", "data", "training text (UTF-8); classify-image: IDX images (.gz allowed)");
+  text("--labels", "labels", "classify-image: IDX labels of --data");
+  text("--valid-data", "valid_data", "classify-image: separate valid images (default: the last --valid-fraction)");
+  text("--valid-labels", "valid_labels", "classify-image: IDX labels of --valid-data");
   number("--valid-fraction", "valid_fraction", "last fraction of the text held out for evaluation (0.1)");
   text("--optimizer", "optimizer", "adamw | adam | sgd (adamw)");
   number("--lr", "lr", "peak learning rate (1e-3)");

@@ -21,6 +21,8 @@
 // temporary folder beside its target and renamed into place.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -77,5 +79,16 @@ struct SavedCheckpoint {
 // given) training_state.zst, atomically replacing `dir` if it exists.
 SavedCheckpoint save_checkpoint(const std::string& dir, const LanguageModel& model, const TrainingState* state,
                                 const CheckpointOptions& options);
+
+// The same for any model: `write_model` fills the (temporary) folder it is
+// given and returns the folder's `model` record. A GGUF is only possible
+// for models lib/convert knows (options.gguf_outtype).
+using ModelWriter = std::function<io::ModelInfo(const std::string& dir)>;
+SavedCheckpoint save_checkpoint(const std::string& dir, const ModelWriter& write_model, const TrainingState* state,
+                                const CheckpointOptions& options);
+
+// The `model` record of a folder holding config.json and model.safetensors:
+// sha256 of the weights, bytes of every file, arch from config.json.
+io::ModelInfo describe_model_folder(const std::string& dir, uint64_t params);
 
 }  // namespace tf::train

@@ -23,7 +23,9 @@
 namespace tf::train {
 
 struct TrainConfig {
-  std::string task = "lm";  // causal language modelling of a text file
+  // "lm": causal language modelling of a text file; "classify-image": an
+  // image classifier (tf::train::ImageClassifier) on IDX files.
+  std::string task = "lm";
 
   // The model: exactly one of model_config (a config.json, or a folder with
   // one: a new model initialised from `seed`), init_from (an HF folder or
@@ -33,8 +35,10 @@ struct TrainConfig {
   // folder (init_from, resume, or the folder holding model_config).
   std::string tokenizer;
 
-  std::string data;             // UTF-8 text file
-  double valid_fraction = 0.1;  // the last part of the text (by characters) is held out
+  std::string data;             // lm: UTF-8 text file; classify-image: IDX images ([n, rows, cols], .gz allowed)
+  std::string labels;           // classify-image: IDX labels of `data`
+  std::string valid_data, valid_labels;  // classify-image: a separate valid set (else valid_fraction of data)
+  double valid_fraction = 0.1;  // lm: the last part of the text (by characters); images: the last examples
 
   std::string optimizer = "adamw";  // adamw | adam | sgd
   float lr = 1e-3f;
