@@ -230,6 +230,17 @@ bool starts_with_gguf_magic(const std::string& path) {
   return in.gcount() == 4 && std::memcmp(head, "GGUF", 4) == 0;
 }
 
+// A copy owned like the files written beside it (a read-only source, such as
+// a shared model zoo, must not make the checkpoint's files read-only).
+void copy_file_writable(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (!ec)
+    fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read,
+                    ec);
+  if (ec) fail(from.string(), ": cannot copy to ", to.string(), ": ", ec.message());
+}
+
 void copy_tokenizer(const std::string& source, const fs::path& dir) {
   std::error_code ec;
   if (source.empty()) return;
@@ -239,8 +250,7 @@ void copy_tokenizer(const std::string& source, const fs::path& dir) {
     for (const char* name : kTokenizerFiles) {
       const fs::path from = fs::path(source) / name;
       if (!fs::exists(from)) continue;
-      fs::copy_file(from, dir / name, fs::copy_options::overwrite_existing, ec);
-      if (ec) fail(from.string(), ": cannot copy to ", dir.string(), ": ", ec.message());
+      copy_file_writable(from, dir / name);
       any = true;
     }
     if (!any) fail(source, ": no tokenizer files (tokenizer.json, tokenizer.model, vocab.txt, ...) to copy");
@@ -250,13 +260,18 @@ void copy_tokenizer(const std::string& source, const fs::path& dir) {
     // The GGUF → HF converter knows how to write each vocabulary as HF files;
     // convert into a scratch folder and keep only the tokenizer's files.
     const fs::path scratch = dir / ".gguf-tokenizer";
-    convert_gguf_to_hf(source, scratch.string());
+    try {
+      convert_gguf_to_hf(source, scratch.string());
+    } catch (const Error& e) {
+      fs::remove_all(scratch, ec);
+      fail(source, ": cannot write its vocabulary as tokenizer files (", e.what(),
+           "); give the tokenizer as a Hugging Face folder or tokenizer.json");
+    }
     copy_tokenizer(scratch.string(), dir);
     fs::remove_all(scratch, ec);
     return;
   }
-  fs::copy_file(source, dir / "tokenizer.json", fs::copy_options::overwrite_existing, ec);
-  if (ec) fail(source, ": cannot copy to ", dir.string(), ": ", ec.message());
+  copy_file_writable(source, dir / "tokenizer.json");
 }
 
 }  // namespace

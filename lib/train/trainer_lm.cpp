@@ -17,7 +17,9 @@ namespace {
 
 // The folder a model config names: the folder itself, or the file's folder.
 std::string config_folder(const std::string& path) {
-  return fs::is_directory(path) ? path : fs::path(path).parent_path().string();
+  if (fs::is_directory(path)) return path;
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
 }
 
 nlohmann::json read_model_config(const std::string& path) {

@@ -167,6 +167,8 @@ TEST(Trainer, CheckpointIsAModelFolderThatLoadsBack) {
   nlohmann::json cfg = fx.config(dir / "out");
   cfg["steps"] = 2;
   cfg["save_gguf"] = "f32";
+  // a read-only source (a shared model zoo) must not make the checkpoint read-only
+  fs::permissions(fx.model_dir + "/tokenizer.json", fs::perms::owner_read);
   const auto records = train(cfg);
   const auto models = of_type(records, "model");
   ASSERT_EQ(models.size(), 2u);
@@ -181,6 +183,7 @@ TEST(Trainer, CheckpointIsAModelFolderThatLoadsBack) {
   const nlohmann::json config = read_json_file(dir / "out/final/config.json");
   EXPECT_EQ(config["dtype"], "float32");
   EXPECT_EQ(config["n_embd"], 32);
+  EXPECT_NE(fs::status(dir / "out/final/tokenizer.json").permissions() & fs::perms::owner_write, fs::perms::none);
   // (tf-run loads both files with the training loop's numbers: tests/e2e/tf_run_train_test.cpp)
   // a corrupt state is refused with its name
   std::ofstream(dir / "out/final/training_state.zst", std::ios::binary | std::ios::trunc) << "TFSTATE1xxxx";

@@ -37,7 +37,7 @@ void add_train(CLI::App& app) {
   text("--labels", "labels", "classify-image: IDX labels of --data");
   text("--valid-data", "valid_data", "classify-image: separate valid images (default: the last --valid-fraction)");
   text("--valid-labels", "valid_labels", "classify-image: IDX labels of --valid-data");
-  number("--valid-fraction", "valid_fraction", "last fraction of the text held out for evaluation (0.1)");
+  number("--valid-fraction", "valid_fraction", "last fraction of the text (or images) held out for evaluation (0.1)");
   text("--optimizer", "optimizer", "adamw | adam | sgd (adamw)");
   number("--lr", "lr", "peak learning rate (1e-3)");
   number("--min-lr", "min_lr", "learning rate at the end of the decay (0)");
