@@ -161,8 +161,10 @@ TrainConfig resolve_train_config(const nlohmann::json& given) {
   const TrainingState state = read_training_state(state_path);
   nlohmann::json merged = TrainConfig::from_json(state.config).to_json();
   const nlohmann::json saved = merged;
+  // compared as the config stores them (3e-3 given equals the float saved)
+  const nlohmann::json normalised = probe.to_json();
   for (auto it = given.begin(); it != given.end(); ++it) {
-    if (!kResumeOverridable.count(it.key()) && saved.contains(it.key()) && saved[it.key()] != it.value())
+    if (!kResumeOverridable.count(it.key()) && saved[it.key()] != normalised[it.key()])
       fail("train config: '", it.key(), "' cannot change when resuming (saved ", saved[it.key()].dump(), ", given ",
            it.value().dump(), ")");
     merged[it.key()] = it.value();

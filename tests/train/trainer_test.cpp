@@ -127,8 +127,9 @@ TEST(Trainer, TrainsSavesAndResumesBitExactly) {
   nlohmann::json bad = {{"resume", dir / "full/checkpoint-3"}, {"seq", 32}};
   EXPECT_NE(error_of([&] { resolve_train_config(bad); }).find("'seq' cannot change when resuming"), std::string::npos);
 
+  // the same values given again are no change (3e-3 as given and as the float saved)
   const std::vector<nlohmann::json> resumed =
-      train({{"resume", dir / "full/checkpoint-3"}, {"out", dir / "resumed"}});
+      train({{"resume", dir / "full/checkpoint-3"}, {"out", dir / "resumed"}, {"lr", 3e-3}, {"seq", 16}});
   const auto rsteps = of_type(resumed, "train");
   ASSERT_EQ(rsteps.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
