@@ -3,6 +3,7 @@
 // init() fills them from a seeded RNG, load() from a model file.
 #include "tf/train_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -93,6 +94,7 @@ struct LanguageModel::Impl {
   std::vector<NamedParam> params;
   std::vector<Init> inits;
   std::vector<float> inv_freq;
+  std::vector<int64_t> windows;  // per layer: sliding window, 0 = full attention
   float attn_scale = 1.0f;
 
   Var param(const std::string& name, Shape shape, Init init) {
@@ -125,10 +127,9 @@ void LanguageModel::Impl::build() {
   if (c.embedding_multiplier != 1 || c.lm_head_input_scale != 1 || c.norm_unit_offset || c.qk_norm ||
       c.parallel_residual || c.attn_logit_softcapping != 0 || c.final_logit_softcapping != 0)
     fail("train: ", c.origin, ": this variant of ", hf::arch_name(c.arch), " is not supported");
-  for (hf::AttentionKind k : c.layer_types)
-    if (k != hf::AttentionKind::Full) fail("train: ", c.origin, ": sliding-window attention is not supported");
-  if (c.layer_types.empty() && c.sliding_window > 0)
-    fail("train: ", c.origin, ": sliding-window attention is not supported");
+  if (family == Family::Gpt2 && (c.sliding_window > 0 || std::count(c.layer_types.begin(), c.layer_types.end(),
+                                                                      hf::AttentionKind::Sliding) > 0))
+    fail("train: ", c.origin, ": sliding-window attention in gpt2");
   attn_scale = float(c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(c.head_dim)));
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
 
@@ -166,6 +167,9 @@ void LanguageModel::Impl::build() {
       for (float& f : inv_freq) f = float(f / c.rope.factor);
     wte = param("model.embed_tokens.weight", {V, D}, Init::Normal);
     for (int64_t i = 0; i < L; ++i) {
+      // as lib/models/decoder.cpp reads the config
+      const bool sliding = c.layer_types.empty() ? c.sliding_window > 0 : c.layer_types[size_t(i)] == hf::AttentionKind::Sliding;
+      windows.push_back(sliding ? c.sliding_window : 0);
       const std::string p = "model.layers." + std::to_string(i) + ".";
       Layer l;
       l.attn_norm_w = param(p + "input_layernorm.weight", {D}, Init::Ones);
@@ -276,12 +280,13 @@ Var LanguageModel::Impl::hidden(std::span<const int32_t> ids, int64_t batch, int
     }
     return layer_norm(x, norm_w, norm_b, eps);
   }
-  for (const Layer& l : layers) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
     const Var h = rms_norm(x, l.attn_norm_w, eps);
     const Var q = rope(linear(h, l.q_w, l.q_b), batch, H, inv_freq);
     const Var k = rope(linear(h, l.k_w, l.k_b), batch, Hkv, inv_freq);
     const Var v = linear(h, l.v_w, l.v_b);
-    x = add(x, linear(causal_self_attention(q, k, v, batch, H, Hkv, attn_scale), l.o_w, l.o_b));
+    x = add(x, linear(self_attention(q, k, v, batch, H, Hkv, attn_scale, true, {}, windows[i]), l.o_w, l.o_b));
     const Var f = rms_norm(x, l.ffn_norm_w, eps);
     const Var gated = mul(activate(c.activation, linear(f, l.gate_w, l.gate_b)), linear(f, l.up_w, l.up_b));
     x = add(x, linear(gated, l.down_w, l.down_b));

@@ -58,7 +58,9 @@ struct AttnShape {
   float scale;
   bool causal;
   std::vector<int32_t> lengths;  // valid tokens per sequence; empty: all T
+  int64_t window = 0;            // > 0: query t sees only keys j > t − window
   int64_t length(int64_t b) const { return lengths.empty() ? T : lengths[size_t(b)]; }
+  int64_t first_key(int64_t t) const { return window > 0 ? std::max<int64_t>(0, t - window + 1) : 0; }
   // The last key query t of sequence b sees.
   int64_t last_key(int64_t b, int64_t t) const { return std::min(causal ? t : T - 1, length(b) - 1); }
   int64_t q_row() const { return Hq * D; }
@@ -71,18 +73,18 @@ void attention_forward_head(const AttnShape& s, const float* q, const float* k, 
                             int64_t b, int64_t h, float* p) {
   const int64_t g = h / s.group();
   for (int64_t t = 0; t < s.length(b); ++t) {  // padding rows stay 0
-    const int64_t last = s.last_key(b, t);
+    const int64_t first = s.first_key(t), last = s.last_key(b, t);
     const float* qt = q + (b * s.T + t) * s.q_row() + h * s.D;
     float mx = -INFINITY;
-    for (int64_t j = 0; j <= last; ++j) {
+    for (int64_t j = first; j <= last; ++j) {
       p[j] = s.scale * dot(qt, k + (b * s.T + j) * s.kv_row() + g * s.D, s.D);
       mx = std::max(mx, p[j]);
     }
     float sum = 0;
-    for (int64_t j = 0; j <= last; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    for (int64_t j = first; j <= last; ++j) sum += (p[j] = std::exp(p[j] - mx));
     const float inv = 1.0f / sum;
     float* ot = out + (b * s.T + t) * s.q_row() + h * s.D;
-    for (int64_t j = 0; j <= last; ++j) axpy(p[j] * inv, v + (b * s.T + j) * s.kv_row() + g * s.D, ot, s.D);
+    for (int64_t j = first; j <= last; ++j) axpy(p[j] * inv, v + (b * s.T + j) * s.kv_row() + g * s.D, ot, s.D);
     lse[(b * s.Hq + h) * s.T + t] = mx + std::log(sum);
   }
 }
@@ -96,12 +98,19 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, int64_t batc
 
 Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
                    float scale, bool causal, std::span<const int32_t> lengths) {
+  return self_attention(q, k, v, batch, n_heads, n_kv_heads, scale, causal, lengths, 0);
+}
+
+Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
+                   float scale, bool causal, std::span<const int32_t> lengths, int64_t window) {
+  if (window < 0) fail("self_attention: negative window ", window);
   if (q.ndim() != 2 || k.ndim() != 2 || v.ndim() != 2 || batch <= 0 || n_heads <= 0 || n_kv_heads <= 0 ||
       n_heads % n_kv_heads != 0 || q.dim(1) % n_heads != 0 || q.dim(0) % batch != 0)
     fail("self_attention: q ", shape_string(q.shape()), " does not split into ", batch, " sequences of ",
          n_heads, " heads (", n_kv_heads, " key/value heads)");
   const AttnShape s{batch,   q.dim(0) / batch, n_heads, n_kv_heads, q.dim(1) / n_heads,
-                    scale,   causal,           std::vector<int32_t>(lengths.begin(), lengths.end())};
+                    scale,   causal,           std::vector<int32_t>(lengths.begin(), lengths.end()),
+                    window};
   if (!lengths.empty()) {
     if (int64_t(lengths.size()) != batch) fail("self_attention: ", lengths.size(), " lengths for ", batch, " sequences");
     for (int32_t len : lengths)
@@ -139,17 +148,17 @@ Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int6
           const int64_t b = int64_t(task) / s.Hkv, gh = int64_t(task) % s.Hkv;
           for (int64_t h = gh * s.group(); h < (gh + 1) * s.group(); ++h) {
             for (int64_t t = 0; t < s.length(b); ++t) {
-              const int64_t last = s.last_key(b, t);
+              const int64_t first = s.first_key(t), last = s.last_key(b, t);
               const int64_t qo = (b * s.T + t) * s.q_row() + h * s.D;
               const float *qt = pq + qo, *dot_t = pg + qo;
               const float l = pl[(b * s.Hq + h) * s.T + t];
               const float delta = dot(dot_t, po + qo, s.D);  // Σ_j p_j·(dO·v_j) = dO·O
-              for (int64_t j = 0; j <= last; ++j) {
+              for (int64_t j = first; j <= last; ++j) {
                 const int64_t ko = (b * s.T + j) * s.kv_row() + gh * s.D;
                 p[size_t(j)] = std::exp(s.scale * dot(qt, pk + ko, s.D) - l);
                 dp[size_t(j)] = p[size_t(j)] * (dot(dot_t, pv + ko, s.D) - delta) * s.scale;  // d score, scaled
               }
-              for (int64_t j = 0; j <= last; ++j) {
+              for (int64_t j = first; j <= last; ++j) {
                 const int64_t ko = (b * s.T + j) * s.kv_row() + gh * s.D;
                 if (dq) axpy(dp[size_t(j)], pk + ko, dq + qo, s.D);
                 if (dk) axpy(dp[size_t(j)], qt, dk + ko, s.D);

@@ -156,14 +156,14 @@ TEST(LanguageModel, LearnsARepeatedSequence) {
   EXPECT_LT(last, 0.1f);
 }
 
-// transformers' golden logits, from the f16 checkpoint up-cast to f32.
-TEST(LanguageModel, Gpt2ShakespeareGoldenLogits) {
-  TF_REQUIRE_SHARED_MODELS();
-  const std::string dir = (test::shared_models() / "trained" / "gpt2-shakespeare").string();
-  auto lm = LanguageModel::load(dir);
-  EXPECT_EQ(lm->parameter_count(), 16156416u);
+// transformers' golden logits (computed in f32 from the folder's weights).
+void expect_golden_logits(const std::string& folder, double tolerance, uint64_t n_params = 0) {
+  auto lm = LanguageModel::load(folder);
+  if (n_params) {
+    EXPECT_EQ(lm->parameter_count(), n_params);
+  }
   EXPECT_EQ(lm->config_json().at("dtype"), "float32");
-  const auto golden = safetensors::File::open(dir + "/golden.safetensors");
+  const auto golden = safetensors::File::open(folder + "/golden.safetensors");
   for (int s = 0; s < 2; ++s) {
     const Tensor ids64 = golden.tensor("input_ids_" + std::to_string(s));
     const Tensor want = golden.tensor("logits_" + std::to_string(s));
@@ -174,8 +174,19 @@ TEST(LanguageModel, Gpt2ShakespeareGoldenLogits) {
     double max_diff = 0;
     for (int64_t i = 0; i < got.numel(); ++i)
       max_diff = std::max(max_diff, std::fabs(double(got.data()[i]) - want.data_as<float>()[i]));
-    EXPECT_LE(max_diff, 1e-4) << "sequence " << s;
+    EXPECT_LE(max_diff, tolerance) << folder << " sequence " << s;
   }
+}
+
+TEST(LanguageModel, GoldenLogitsOfTrainedAndParityModels) {
+  TF_REQUIRE_SHARED_MODELS();
+  const auto models = test::shared_models();
+  expect_golden_logits((models / "trained" / "gpt2-shakespeare").string(), 1e-4, 16156416);  // f16 checkpoint
+  expect_golden_logits((models / "trained" / "llama-shakespeare").string(), 1e-4, 11340032);  // bf16, GQA
+  expect_golden_logits((models / "parity" / "gpt2").string(), 1e-5);
+  expect_golden_logits((models / "parity" / "llama").string(), 1e-5);
+  expect_golden_logits((models / "parity" / "mistral").string(), 1e-5);
+  expect_golden_logits((models / "parity" / "qwen2").string(), 1e-5);
 }
 
 TEST(LanguageModel, LlamaShakespeareGgufEqualsFolder) {

@@ -100,31 +100,32 @@ TEST(VisionOps, MaskedAttentionMatchesDefinition) {
   const int64_t B = 2, T = 5, H = 2, Hkv = 1, D = 3;
   const std::vector<int32_t> lengths = {5, 3};
   const Var q = random_var({B * T, H * D}, 18), k = random_var({B * T, Hkv * D}, 19), v = random_var({B * T, Hkv * D}, 20);
-  for (bool causal : {false, true}) {
-    SCOPED_TRACE(causal ? "causal" : "bidirectional");
-    const Var out = self_attention(q, k, v, B, H, Hkv, 0.5f, causal, lengths);
+  for (auto [causal, window] : {std::pair{false, 0}, std::pair{true, 0}, std::pair{true, 2}}) {
+    SCOPED_TRACE(testing::Message() << (causal ? "causal" : "bidirectional") << " window " << window);
+    const Var out = self_attention(q, k, v, B, H, Hkv, 0.5f, causal, lengths, window);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h)
         for (int64_t t = 0; t < T; ++t) {
           std::vector<double> want(size_t(D), 0.0);
           if (t < lengths[size_t(b)]) {
             const int64_t last = std::min<int64_t>(causal ? t : T - 1, lengths[size_t(b)] - 1);
+            const int64_t first = window ? std::max<int64_t>(0, t - window + 1) : 0;
             std::vector<double> p;
             double mx = -1e300, sum = 0;
-            for (int64_t j = 0; j <= last; ++j) {
+            for (int64_t j = first; j <= last; ++j) {
               double s = 0;
               for (int64_t d = 0; d < D; ++d) s += double(q.data()[(b * T + t) * H * D + h * D + d]) * k.data()[(b * T + j) * D + d];
               p.push_back(0.5 * s);
               mx = std::max(mx, 0.5 * s);
             }
             for (double& x : p) sum += (x = std::exp(x - mx));
-            for (int64_t j = 0; j <= last; ++j)
-              for (int64_t d = 0; d < D; ++d) want[size_t(d)] += p[size_t(j)] / sum * v.data()[(b * T + j) * D + d];
+            for (int64_t j = first; j <= last; ++j)
+              for (int64_t d = 0; d < D; ++d) want[size_t(d)] += p[size_t(j - first)] / sum * v.data()[(b * T + j) * D + d];
           }
           for (int64_t d = 0; d < D; ++d)
             EXPECT_NEAR(out.data()[(b * T + t) * H * D + h * D + d], want[size_t(d)], 1e-5) << b << " " << h << " " << t;
         }
-    check_gradients([&](const Vars& x) { return self_attention(x[0], x[1], x[2], B, H, Hkv, 0.5f, causal, lengths); },
+    check_gradients([&](const Vars& x) { return self_attention(x[0], x[1], x[2], B, H, Hkv, 0.5f, causal, lengths, window); },
                     {q, k, v});
   }
 }

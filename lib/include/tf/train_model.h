@@ -134,4 +134,43 @@ class ImageClassifier {
   std::unique_ptr<Impl> impl_;
 };
 
+// A BERT encoder with a sequence-classification head
+// (BertForSequenceClassification: pooler tanh(dense(first token)), then
+// classifier), parameters under transformers' names ("bert.encoder.layer.0.
+// attention.self.query.weight", "bert.pooler.dense.weight",
+// "classifier.weight"), so save_pretrained() gives a folder tf::Encoder (and
+// tf-run's classification pipelines) load as it is.
+class TextClassifier {
+ public:
+  // A new model from a bert config.json; the number of labels is id2label's
+  // size, else "num_labels", else 2. transformers' init (normal(0,
+  // initializer_range), pad row zeroed, LayerNorm 1/0).
+  static std::unique_ptr<TextClassifier> init(const nlohmann::json& config_json, uint64_t seed);
+  // A BERT folder: a classifier checkpoint, or a base / masked-LM one whose
+  // pooler and classifier (absent there) are initialised fresh, with
+  // `num_labels` labels when given (0: from the config).
+  static std::unique_ptr<TextClassifier> load(const std::string& path, int64_t num_labels = 0, uint64_t seed = 0);
+  ~TextClassifier();
+  TextClassifier(const TextClassifier&) = delete;
+  TextClassifier& operator=(const TextClassifier&) = delete;
+
+  const hf::Config& config() const;
+  const nlohmann::json& config_json() const;
+  int64_t num_labels() const;
+  std::vector<NamedParam> parameters() const;
+  std::vector<Var> parameter_vars() const;
+
+  // Sequences of any lengths (each ≤ max_position_embeddings, token type 0),
+  // padded internally and masked. Returns [sequences, labels].
+  Var logits(const std::vector<std::vector<int32_t>>& sequences);
+  Var loss(const std::vector<std::vector<int32_t>>& sequences, std::span<const int32_t> labels);
+
+  void save_pretrained(const std::string& dir) const;  // config.json + model.safetensors
+
+ private:
+  struct Impl;
+  explicit TextClassifier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace tf::train

@@ -121,6 +121,10 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, int64_t batc
 // masked and its padding rows output 0 (and get no gradient).
 Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
                    float scale, bool causal, std::span<const int32_t> lengths = {});
+// ... and with a sliding window (> 0): query t sees only keys j > t − window
+// (Mistral's layers; as the inference attention kernel).
+Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
+                   float scale, bool causal, std::span<const int32_t> lengths, int64_t window);
 
 // ---- rotary position embedding (ops_rope.cpp)
 // x [B·T, H·D] token-major; token t of each sequence has position t. In each
