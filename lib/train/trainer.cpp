@@ -109,9 +109,13 @@ nlohmann::json TrainConfig::to_json() const {
 }
 
 void TrainConfig::validate() const {
-  if (task != "lm" && task != "classify-image")
-    fail("train config: task '", task, "' is not supported (lm | classify-image)");
-  if (task == "classify-image") {
+  if (task != "lm" && task != "classify-image" && task != "classify-text")
+    fail("train config: task '", task, "' is not supported (lm | classify-image | classify-text)");
+  if (task == "classify-text") {
+    if (!labels.empty() || !valid_labels.empty())
+      fail("train config: classify-text reads labels from its JSONL lines ('labels', 'valid_labels' are for images)");
+    if (!save_gguf.empty()) fail("train config: save_gguf is for language models");
+  } else if (task == "classify-image") {
     if (labels.empty()) fail("train config: classify-image needs 'labels' (the IDX labels of 'data')");
     if (valid_data.empty() != valid_labels.empty())
       fail("train config: give both valid_data and valid_labels, or neither");
@@ -243,7 +247,9 @@ class Progress {
 TrainSummary run_training(const TrainConfig& c, const RecordSink& emit) {
   c.validate();
   set_default_threads(c.threads);
-  std::unique_ptr<detail::TrainTask> task = c.task == "lm" ? detail::make_lm_task(c) : detail::make_image_task(c);
+  std::unique_ptr<detail::TrainTask> task = c.task == "lm"               ? detail::make_lm_task(c)
+                                            : c.task == "classify-image" ? detail::make_image_task(c)
+                                                                         : detail::make_text_task(c);
   emit(task->data_record());
 
   // ---- optimizer, schedule, resumed state

@@ -1,5 +1,6 @@
 // What the training loop (trainer.cpp) needs from a task — causal language
-// modelling (trainer_lm.cpp), image classification (trainer_image.cpp) —
+// modelling (trainer_lm.cpp), image classification (trainer_image.cpp), text
+// classification (trainer_text.cpp) —
 // so that the loop, its records, checkpoints and resumption are written once.
 #pragma once
 #include <cstdint>
@@ -37,5 +38,6 @@ class TrainTask {
 
 std::unique_ptr<TrainTask> make_lm_task(const TrainConfig& config);
 std::unique_ptr<TrainTask> make_image_task(const TrainConfig& config);
+std::unique_ptr<TrainTask> make_text_task(const TrainConfig& config);
 
 }  // namespace tf::train::detail

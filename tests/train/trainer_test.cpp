@@ -259,5 +259,62 @@ TEST(Trainer, ClassifiesImagesAndResumesBitExactly) {
             std::string::npos);
 }
 
+TEST(Trainer, ClassifiesTextAndResumesBitExactly) {
+  TempDir dir;
+  // which of two word families a line is made of
+  const char* happy[] = {"joy", "merry", "glad", "sweet", "fair", "love"};
+  const char* grim[] = {"woe", "grief", "death", "foul", "curse", "tears"};
+  Rng rng(4);
+  std::string lines, corpus;
+  for (int i = 0; i < 120; ++i) {
+    const bool pos = rng.below(2) == 1;
+    std::string text;
+    for (int w = 0; w < 6; ++w) text += std::string(w ? " " : "") + (pos ? happy : grim)[rng.below(6)];
+    corpus += text + "\n";
+    lines += nlohmann::json{{"text", text}, {"label", pos ? "happy" : "grim"}}.dump() + "\n";
+  }
+  std::ofstream(dir / "train.jsonl") << lines;
+  const std::string model_dir = dir / "tiny-bert";
+  fs::create_directories(model_dir);
+  const std::string tok = train_tokenizer(corpus, {TokenizerAlgorithm::WordPiece, 60, 1});
+  std::ofstream(model_dir + "/tokenizer.json") << tok;
+  write_json_file(model_dir + "/config.json",
+                  {{"model_type", "bert"}, {"architectures", {"BertForMaskedLM"}}, {"hidden_size", 32},
+                   {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"intermediate_size", 64},
+                   {"max_position_embeddings", 64}, {"type_vocab_size", 2}, {"hidden_act", "gelu"},
+                   {"layer_norm_eps", 1e-12}, {"pad_token_id", 0},
+                   {"vocab_size", Tokenizer::from_hf_json(tok, "", "tok").vocab_size()}});
+  const nlohmann::json cfg = {{"task", "classify-text"}, {"model_config", model_dir}, {"data", dir / "train.jsonl"},
+                              {"valid_fraction", 0.25}, {"steps", 30}, {"batch", 8}, {"seq", 16}, {"lr", 3e-3},
+                              {"save_every", 15}, {"eval_every", 15}, {"out", dir / "full"}, {"threads", 1}};
+  const auto full = train(cfg);
+  const auto data = of_type(full, "data");
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0]["train_samples"], 90);
+  EXPECT_EQ(data[0]["valid_samples"], 30);
+  EXPECT_EQ(data[0]["labels"], nlohmann::json({"grim", "happy"}));
+  const auto evals = of_type(full, "eval");
+  ASSERT_EQ(evals.size(), 2u);
+  EXPECT_GE(evals.back()["accuracy"].get<double>(), 0.9);
+  const nlohmann::json saved = read_json_file(dir / "full/final/config.json");
+  EXPECT_EQ(saved["id2label"]["1"], "happy");
+  EXPECT_EQ(saved["label2id"]["grim"], 0);
+  EXPECT_EQ(saved["architectures"][0], "BertForSequenceClassification");
+  EXPECT_TRUE(fs::exists(dir / "full/final/tokenizer.json"));
+
+  const auto steps = of_type(full, "train");
+  const auto resumed = of_type(train({{"resume", dir / "full/checkpoint-15"}, {"out", dir / "resumed"}}), "train");
+  ASSERT_EQ(resumed.size(), 15u);
+  for (size_t i = 0; i < 15; ++i)
+    EXPECT_EQ(resumed[i]["loss"].get<double>(), steps[15 + i]["loss"].get<double>()) << "step " << 16 + i;
+  EXPECT_EQ(sha256_file(dir / "resumed/final/model.safetensors"), sha256_file(dir / "full/final/model.safetensors"));
+
+  // a valid set with a label the model does not have
+  std::ofstream(dir / "valid.jsonl") << "{\"text\":\"joy\",\"label\":\"meh\"}\n";
+  nlohmann::json bad = cfg;
+  bad["valid_data"] = dir / "valid.jsonl";
+  EXPECT_NE(error_of([&] { train(bad); }).find("valid.jsonl:1: unknown label 'meh'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tf::train

@@ -28,14 +28,14 @@ void add_train(CLI::App& app) {
   auto integer = [&](const std::string& names, const char* key, const std::string& help) {
     cmd->add_option_function<int64_t>(names, [o, key](int64_t v) { o->flags[key] = v; }, help);
   };
-  text("--task", "task", "lm (a text file) | classify-image (IDX files) (lm)");
+  text("--task", "task", "lm (a text file) | classify-image (IDX files) | classify-text (JSONL) (lm)");
   text("--model-config", "model_config", "config.json (or its folder) of a new, randomly initialised model");
   text("--init-from", "init_from", "Hugging Face folder or GGUF whose weights to fine-tune");
   text("--resume", "resume", "checkpoint folder to continue from (exactly where it stopped)");
   text("--tokenizer", "tokenizer", "tokenizer (HF folder, tokenizer.json, GGUF); default: the model's folder");
-  text("-f,--data", "data", "training text (UTF-8); classify-image: IDX images (.gz allowed)");
+  text("-f,--data", "data", "training text (UTF-8); classify-image: IDX images (.gz allowed); classify-text: JSONL");
   text("--labels", "labels", "classify-image: IDX labels of --data");
-  text("--valid-data", "valid_data", "classify-image: separate valid images (default: the last --valid-fraction)");
+  text("--valid-data", "valid_data", "classify-*: separate valid set (default: the last --valid-fraction)");
   text("--valid-labels", "valid_labels", "classify-image: IDX labels of --valid-data");
   number("--valid-fraction", "valid_fraction", "last fraction of the text (or images) held out for evaluation (0.1)");
   text("--optimizer", "optimizer", "adamw | adam | sgd (adamw)");

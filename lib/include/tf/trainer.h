@@ -24,7 +24,9 @@ namespace tf::train {
 
 struct TrainConfig {
   // "lm": causal language modelling of a text file; "classify-image": an
-  // image classifier (tf::train::ImageClassifier) on IDX files.
+  // image classifier (tf::train::ImageClassifier) on IDX files;
+  // "classify-text": a BERT sequence classifier (tf::train::TextClassifier)
+  // on JSONL {"text", "label"} lines (seq caps the tokens per example).
   std::string task = "lm";
 
   // The model: exactly one of model_config (a config.json, or a folder with
@@ -35,10 +37,12 @@ struct TrainConfig {
   // folder (init_from, resume, or the folder holding model_config).
   std::string tokenizer;
 
-  std::string data;             // lm: UTF-8 text file; classify-image: IDX images ([n, rows, cols], .gz allowed)
+  std::string data;             // lm: UTF-8 text; classify-image: IDX images (.gz allowed); classify-text: JSONL
   std::string labels;           // classify-image: IDX labels of `data`
-  std::string valid_data, valid_labels;  // classify-image: a separate valid set (else valid_fraction of data)
-  double valid_fraction = 0.1;  // lm: the last part of the text (by characters); images: the last examples
+  // classify-*: a separate valid set (JSONL; or IDX images + labels), else
+  // the last valid_fraction of the examples
+  std::string valid_data, valid_labels;
+  double valid_fraction = 0.1;  // lm: the last part of the text (by characters)
 
   std::string optimizer = "adamw";  // adamw | adam | sgd
   float lr = 1e-3f;
