@@ -96,6 +96,19 @@ struct LanguageModel::Impl {
   std::vector<float> inv_freq;
   std::vector<int64_t> windows;  // per layer: sliding window, 0 = full attention
   float attn_scale = 1.0f;
+  float embd_drop = 0.0f, attn_drop = 0.0f, resid_drop = 0.0f;
+  bool training = false;
+  Rng dropout_rng{0};
+
+  float drop_prob(const char* key, double fallback) const {
+    const double p = json.contains(key) && json[key].is_number() ? json[key].get<double>() : fallback;
+    if (p < 0 || p >= 1) fail("train: ", config.origin, ": ", key, " = ", p, " outside [0, 1)");
+    return float(p);
+  }
+  Var drop(const Var& x, float p) { return training && p > 0 ? dropout(x, p, dropout_rng) : x; }
+  AttentionDropout attn_dropout() {
+    return training && attn_drop > 0 ? AttentionDropout{attn_drop, dropout_rng.next_u64()} : AttentionDropout{};
+  }
 
   Var param(const std::string& name, Shape shape, Init init) {
     Var v = Var::parameter(Tensor::zeros(DType::F32, std::move(shape)), name);
@@ -131,6 +144,13 @@ void LanguageModel::Impl::build() {
                                                                       hf::AttentionKind::Sliding) > 0))
     fail("train: ", c.origin, ": sliding-window attention in gpt2");
   attn_scale = float(c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(c.head_dim)));
+  if (family == Family::Gpt2) {
+    embd_drop = drop_prob("embd_pdrop", 0.1);
+    attn_drop = drop_prob("attn_pdrop", 0.1);
+    resid_drop = drop_prob("resid_pdrop", 0.1);
+  } else {
+    attn_drop = drop_prob("attention_dropout", 0.0);
+  }
   const int64_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
 
   if (family == Family::Gpt2) {
@@ -269,14 +289,14 @@ Var LanguageModel::Impl::hidden(std::span<const int32_t> ids, int64_t batch, int
   if (family == Family::Gpt2) {
     std::vector<int32_t> pos(tokens.size());
     for (size_t i = 0; i < pos.size(); ++i) pos[i] = int32_t(int64_t(i) % seq);
-    x = add(x, embedding(wpe, pos));
+    x = drop(add(x, embedding(wpe, pos)), embd_drop);
     for (const Layer& l : layers) {
       const Var qkv = linear_kn(layer_norm(x, l.attn_norm_w, l.attn_norm_b, eps), l.qkv_w, l.qkv_b);
-      const Var a = causal_self_attention(slice(qkv, 1, 0, D), slice(qkv, 1, D, 2 * D), slice(qkv, 1, 2 * D, 3 * D),
-                                          batch, H, H, attn_scale);
-      x = add(x, linear_kn(a, l.o_w, l.o_b));
+      const Var a = self_attention(slice(qkv, 1, 0, D), slice(qkv, 1, D, 2 * D), slice(qkv, 1, 2 * D, 3 * D), batch, H,
+                                   H, attn_scale, true, {}, 0, attn_dropout());
+      x = add(x, drop(linear_kn(a, l.o_w, l.o_b), resid_drop));
       const Var m = activate(c.activation, linear_kn(layer_norm(x, l.ffn_norm_w, l.ffn_norm_b, eps), l.up_w, l.up_b));
-      x = add(x, linear_kn(m, l.down_w, l.down_b));
+      x = add(x, drop(linear_kn(m, l.down_w, l.down_b), resid_drop));
     }
     return layer_norm(x, norm_w, norm_b, eps);
   }
@@ -286,7 +306,7 @@ Var LanguageModel::Impl::hidden(std::span<const int32_t> ids, int64_t batch, int
     const Var q = rope(linear(h, l.q_w, l.q_b), batch, H, inv_freq);
     const Var k = rope(linear(h, l.k_w, l.k_b), batch, Hkv, inv_freq);
     const Var v = linear(h, l.v_w, l.v_b);
-    x = add(x, linear(self_attention(q, k, v, batch, H, Hkv, attn_scale, true, {}, windows[i]), l.o_w, l.o_b));
+    x = add(x, linear(self_attention(q, k, v, batch, H, Hkv, attn_scale, true, {}, windows[i], attn_dropout()), l.o_w, l.o_b));
     const Var f = rms_norm(x, l.ffn_norm_w, eps);
     const Var gated = mul(activate(c.activation, linear(f, l.gate_w, l.gate_b)), linear(f, l.up_w, l.up_b));
     x = add(x, linear(gated, l.down_w, l.down_b));
@@ -305,6 +325,7 @@ std::unique_ptr<LanguageModel> LanguageModel::init(const nlohmann::json& config_
   impl->config = hf::parse_config(config_json.dump(), "config.json");
   impl->build();
   impl->initialise(seed);
+  impl->dropout_rng = Rng(seed ^ 0xd1b54a32d192ed03ull);
   return std::unique_ptr<LanguageModel>(new LanguageModel(std::move(impl)));
 }
 
@@ -328,6 +349,9 @@ std::unique_ptr<LanguageModel> LanguageModel::load(const std::string& path) {
 }
 
 const hf::Config& LanguageModel::config() const { return impl_->config; }
+void LanguageModel::set_training(bool training) { impl_->training = training; }
+bool LanguageModel::training() const { return impl_->training; }
+void LanguageModel::set_dropout_seed(uint64_t seed) { impl_->dropout_rng = Rng(seed); }
 const nlohmann::json& LanguageModel::config_json() const { return impl_->json; }
 std::vector<NamedParam> LanguageModel::parameters() const { return impl_->params; }
 

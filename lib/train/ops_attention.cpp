@@ -60,6 +60,19 @@ struct AttnShape {
   std::vector<int32_t> lengths;  // valid tokens per sequence; empty: all T
   int64_t window = 0;            // > 0: query t sees only keys j > t − window
   int64_t length(int64_t b) const { return lengths.empty() ? T : lengths[size_t(b)]; }
+  float drop_p = 0.0f;  // dropout on the attention probabilities
+  uint64_t drop_seed = 0;
+  // Dropout's multiplier for probability (b, h, t, j): 0 or 1/(1 − p), from
+  // a hash of the position, so backward regenerates the forward's mask
+  // without storing it.
+  float keep(int64_t b, int64_t h, int64_t t, int64_t j) const {
+    if (drop_p <= 0.0f) return 1.0f;
+    uint64_t z = drop_seed + uint64_t(((b * Hq + h) * T + t) * T + j) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;  // splitmix64's finaliser
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return float(z >> 40) * 0x1.0p-24f < drop_p ? 0.0f : 1.0f / (1.0f - drop_p);
+  }
   int64_t first_key(int64_t t) const { return window > 0 ? std::max<int64_t>(0, t - window + 1) : 0; }
   // The last key query t of sequence b sees.
   int64_t last_key(int64_t b, int64_t t) const { return std::min(causal ? t : T - 1, length(b) - 1); }
@@ -84,7 +97,8 @@ void attention_forward_head(const AttnShape& s, const float* q, const float* k, 
     for (int64_t j = first; j <= last; ++j) sum += (p[j] = std::exp(p[j] - mx));
     const float inv = 1.0f / sum;
     float* ot = out + (b * s.T + t) * s.q_row() + h * s.D;
-    for (int64_t j = first; j <= last; ++j) axpy(p[j] * inv, v + (b * s.T + j) * s.kv_row() + g * s.D, ot, s.D);
+    for (int64_t j = first; j <= last; ++j)
+      axpy(p[j] * inv * s.keep(b, h, t, j), v + (b * s.T + j) * s.kv_row() + g * s.D, ot, s.D);
     lse[(b * s.Hq + h) * s.T + t] = mx + std::log(sum);
   }
 }
@@ -98,19 +112,21 @@ Var causal_self_attention(const Var& q, const Var& k, const Var& v, int64_t batc
 
 Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
                    float scale, bool causal, std::span<const int32_t> lengths) {
-  return self_attention(q, k, v, batch, n_heads, n_kv_heads, scale, causal, lengths, 0);
+  return self_attention(q, k, v, batch, n_heads, n_kv_heads, scale, causal, lengths, 0, {});
 }
 
 Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int64_t n_heads, int64_t n_kv_heads,
-                   float scale, bool causal, std::span<const int32_t> lengths, int64_t window) {
+                   float scale, bool causal, std::span<const int32_t> lengths, int64_t window,
+                   AttentionDropout dropout) {
   if (window < 0) fail("self_attention: negative window ", window);
+  if (dropout.p < 0.0f || dropout.p >= 1.0f) fail("self_attention: dropout ", dropout.p, " outside [0, 1)");
   if (q.ndim() != 2 || k.ndim() != 2 || v.ndim() != 2 || batch <= 0 || n_heads <= 0 || n_kv_heads <= 0 ||
       n_heads % n_kv_heads != 0 || q.dim(1) % n_heads != 0 || q.dim(0) % batch != 0)
     fail("self_attention: q ", shape_string(q.shape()), " does not split into ", batch, " sequences of ",
          n_heads, " heads (", n_kv_heads, " key/value heads)");
   const AttnShape s{batch,   q.dim(0) / batch, n_heads, n_kv_heads, q.dim(1) / n_heads,
                     scale,   causal,           std::vector<int32_t>(lengths.begin(), lengths.end()),
-                    window};
+                    window,  dropout.p,        dropout.seed};
   if (!lengths.empty()) {
     if (int64_t(lengths.size()) != batch) fail("self_attention: ", lengths.size(), " lengths for ", batch, " sequences");
     for (int32_t len : lengths)
@@ -156,7 +172,11 @@ Var self_attention(const Var& q, const Var& k, const Var& v, int64_t batch, int6
               for (int64_t j = first; j <= last; ++j) {
                 const int64_t ko = (b * s.T + j) * s.kv_row() + gh * s.D;
                 p[size_t(j)] = std::exp(s.scale * dot(qt, pk + ko, s.D) - l);
-                dp[size_t(j)] = p[size_t(j)] * (dot(dot_t, pv + ko, s.D) - delta) * s.scale;  // d score, scaled
+                // With dropout, out = Σ p_j·m_j·v_j: dv gets p_j·m_j·dO and
+                // d p_j = m_j·(dO·v_j); Σ_j p_j·d p_j is still dO·out (= delta).
+                const float m = s.keep(b, h, t, j);
+                dp[size_t(j)] = p[size_t(j)] * (m * dot(dot_t, pv + ko, s.D) - delta) * s.scale;  // d score, scaled
+                p[size_t(j)] *= m;
               }
               for (int64_t j = first; j <= last; ++j) {
                 const int64_t ko = (b * s.T + j) * s.kv_row() + gh * s.D;

@@ -27,6 +27,20 @@ void log_softmax_row(const float* x, float* y, int64_t n, float inv_t = 1.0f) {
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * inv_t - mx) - log_s;
 }
 
+// fn(r) for rows [0, rows) of `cols` elements, split across the default pool
+// when there is enough work to pay for the hand-off.
+template <class Fn>
+void for_rows(int64_t rows, int64_t cols, Fn&& fn) {
+  if (rows * cols < (int64_t(1) << 15)) {
+    for (int64_t r = 0; r < rows; ++r) fn(r);
+    return;
+  }
+  default_pool().parallel_for(size_t(rows), size_t(std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1))),
+                              [&](size_t lo, size_t hi, int) {
+                                for (size_t r = lo; r < hi; ++r) fn(int64_t(r));
+                              });
+}
+
 int64_t rows_of(const Var& x, const char* op) {
   if (x.ndim() < 1) fail(op, ": scalar input");
   return x.dim(-1) ? x.numel() / x.dim(-1) : 0;
@@ -38,7 +52,7 @@ Var softmax(const Var& x) {
   const int64_t C = x.ndim() ? x.dim(-1) : 0, rows = rows_of(x, "softmax");
   Var out = Var::zeros(x.shape());
   float* y = out.mutable_data();
-  for (int64_t r = 0; r < rows; ++r) {
+  for_rows(rows, C, [&](int64_t r) {
     const float* xr = x.data() + r * C;
     float* yr = y + r * C;
     float mx = -INFINITY;
@@ -47,17 +61,17 @@ Var softmax(const Var& x) {
     for (int64_t i = 0; i < C; ++i) s += (yr[i] = std::exp(xr[i] - mx));
     const float inv = float(1.0 / s);
     for (int64_t i = 0; i < C; ++i) yr[i] *= inv;
-  }
+  });
   if (Tape::should_record({&x})) {
     Tape::active()->record(out, [x, y_val = out.value(), C, rows](const Tensor& g) {
       Var gx = x;
       float* dx = gx.grad_buffer();
       const float *y = y_val.data_as<float>(), *pg = g.data_as<float>();
-      for (int64_t r = 0; r < rows; ++r) {  // dx = y·(g − Σ g·y)
+      for_rows(rows, C, [&](int64_t r) {  // dx = y·(g − Σ g·y)
         double dot = 0;
         for (int64_t i = 0; i < C; ++i) dot += double(pg[r * C + i]) * y[r * C + i];
         for (int64_t i = 0; i < C; ++i) dx[r * C + i] += y[r * C + i] * (pg[r * C + i] - float(dot));
-      }
+      });
     });
   }
   return out;
@@ -66,7 +80,8 @@ Var softmax(const Var& x) {
 Var log_softmax(const Var& x) {
   const int64_t C = x.ndim() ? x.dim(-1) : 0, rows = rows_of(x, "log_softmax");
   Var out = Var::zeros(x.shape());
-  for (int64_t r = 0; r < rows; ++r) log_softmax_row(x.data() + r * C, out.mutable_data() + r * C, C);
+  float* y = out.mutable_data();
+  for_rows(rows, C, [&](int64_t r) { log_softmax_row(x.data() + r * C, y + r * C, C); });
   if (Tape::should_record({&x})) {
     Tape::active()->record(out, [x, y_val = out.value(), C, rows](const Tensor& g) {
       Var gx = x;
@@ -88,21 +103,26 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
   if (label_smoothing < 0.0f || label_smoothing > 1.0f) fail("cross_entropy: label smoothing ", label_smoothing, " outside [0, 1]");
   const int64_t N = logits.dim(0), C = logits.dim(1);
   const float eps = label_smoothing;
-  std::vector<float> logp(static_cast<size_t>(N * C));
-  double total = 0;
   int64_t count = 0;
-  for (int64_t r = 0; r < N; ++r) {
-    const int32_t t = targets[size_t(r)];
+  for (int32_t t : targets) {
     if (t == ignore_index) continue;
     if (t < 0 || t >= C) fail("cross_entropy: target ", t, " outside ", C, " classes");
+    ++count;
+  }
+  std::vector<float> logp(static_cast<size_t>(N * C));
+  std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
+  for_rows(N, C, [&](int64_t r) {
+    const int32_t t = targets[size_t(r)];
+    if (t == ignore_index) return;
     float* lp = logp.data() + r * C;
     log_softmax_row(logits.data() + r * C, lp, C);
     double smooth = 0;
     if (eps > 0)
       for (int64_t i = 0; i < C; ++i) smooth += lp[i];
-    total -= (1.0 - eps) * lp[t] + eps / double(C) * smooth;
-    ++count;
-  }
+    row_loss[size_t(r)] = -((1.0 - eps) * lp[t] + eps / double(C) * smooth);
+  });
+  double total = 0;
+  for (double l : row_loss) total += l;
   // No counted target: 0 rather than PyTorch's 0/0 = NaN, so a fully padded
   // micro-batch does not poison an accumulated gradient.
   Var out = Var::scalar(count ? float(total / double(count)) : 0.0f);
@@ -111,14 +131,14 @@ Var cross_entropy(const Var& logits, const std::vector<int32_t>& targets, int32_
       Var gl = logits;
       float* d = gl.grad_buffer();
       const float k = g.data_as<float>()[0] / float(count);
-      for (int64_t r = 0; r < N; ++r) {  // d = softmax − target distribution
+      for_rows(N, C, [&](int64_t r) {  // d = softmax − target distribution
         const int32_t t = targets[size_t(r)];
-        if (t == ignore_index) continue;
+        if (t == ignore_index) return;
         for (int64_t i = 0; i < C; ++i) {
           const float q = (i == t ? 1.0f - eps : 0.0f) + eps / float(C);
           d[r * C + i] += k * (std::exp(logp[size_t(r * C + i)]) - q);
         }
-      }
+      });
     });
   }
   return out;

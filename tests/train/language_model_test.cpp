@@ -156,6 +156,35 @@ TEST(LanguageModel, LearnsARepeatedSequence) {
   EXPECT_LT(last, 0.1f);
 }
 
+TEST(LanguageModel, DropoutOnlyInTrainingMode) {
+  auto lm = LanguageModel::init(tiny_gpt2(), 3);  // no *_pdrop fields: transformers' 0.1 each
+  EXPECT_FALSE(lm->training());
+  const std::vector<int32_t> ids = random_ids(14, 61, 4);
+  const Var eval1 = lm->logits(ids, 2, 7), eval2 = lm->logits(ids, 2, 7);
+  lm->set_training(true);
+  lm->set_dropout_seed(5);
+  const Var train1 = lm->logits(ids, 2, 7);
+  const Var train2 = lm->logits(ids, 2, 7);  // the generator moved on
+  lm->set_dropout_seed(5);
+  const Var train1_again = lm->logits(ids, 2, 7);
+  int differ_eval = 0, differ_next = 0;
+  for (int64_t i = 0; i < eval1.numel(); ++i) {
+    EXPECT_EQ(eval1.data()[i], eval2.data()[i]);
+    EXPECT_EQ(train1.data()[i], train1_again.data()[i]);
+    differ_eval += train1.data()[i] != eval1.data()[i];
+    differ_next += train1.data()[i] != train2.data()[i];
+  }
+  EXPECT_GT(differ_eval, eval1.numel() / 2);
+  EXPECT_GT(differ_next, eval1.numel() / 2);
+  // With every dropout at 0 training mode is eval mode.
+  nlohmann::json config = tiny_gpt2();
+  config["embd_pdrop"] = 0.0, config["attn_pdrop"] = 0.0, config["resid_pdrop"] = 0.0;
+  auto plain = LanguageModel::init(config, 3);
+  plain->set_training(true);
+  const Var p = plain->logits(ids, 2, 7);
+  for (int64_t i = 0; i < p.numel(); ++i) EXPECT_EQ(p.data()[i], eval1.data()[i]);
+}
+
 // transformers' golden logits (computed in f32 from the folder's weights).
 void expect_golden_logits(const std::string& folder, double tolerance, uint64_t n_params = 0) {
   auto lm = LanguageModel::load(folder);

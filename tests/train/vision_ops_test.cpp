@@ -130,6 +130,31 @@ TEST(VisionOps, MaskedAttentionMatchesDefinition) {
   }
 }
 
+TEST(VisionOps, AttentionDropout) {
+  const int64_t B = 2, T = 6, H = 2, D = 4;
+  const Var q = random_var({B * T, H * D}, 22), k = random_var({B * T, H * D}, 23), v = random_var({B * T, H * D}, 24);
+  const AttentionDropout drop{0.3f, 99};
+  const Var a = self_attention(q, k, v, B, H, H, 0.5f, true, {}, 0, drop);
+  const Var again = self_attention(q, k, v, B, H, H, 0.5f, true, {}, 0, drop);
+  const Var other = self_attention(q, k, v, B, H, H, 0.5f, true, {}, 0, {0.3f, 100});
+  const Var none = self_attention(q, k, v, B, H, H, 0.5f, true, {}, 0);
+  int differ = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    EXPECT_EQ(a.data()[i], again.data()[i]);
+    differ += a.data()[i] != other.data()[i];
+  }
+  EXPECT_GT(differ, a.numel() / 4);
+  // Averaged over many masks, dropout leaves the output's expectation alone.
+  std::vector<double> avg(size_t(a.numel()), 0.0);
+  for (uint64_t seed = 0; seed < 2000; ++seed) {
+    const Var d = self_attention(q, k, v, B, H, H, 0.5f, true, {}, 0, {0.3f, seed * 7919});
+    for (int64_t i = 0; i < a.numel(); ++i) avg[size_t(i)] += d.data()[i] / 2000.0;
+  }
+  for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(avg[size_t(i)], none.data()[i], 0.08) << i;
+  check_gradients([&](const Vars& x) { return self_attention(x[0], x[1], x[2], B, H, H, 0.5f, true, {}, 0, drop); },
+                  {q, k, v});
+}
+
 TEST(VisionOps, RopeOnPaddedBatchKeepsPositions) {
   // Right padding: token t of every sequence is at position t, as for unpadded ones.
   const std::vector<float> inv_freq = {1.0f, 0.5f};

@@ -62,6 +62,16 @@ class LanguageModel {
   std::vector<Var> parameter_vars() const;
   uint64_t parameter_count() const;
 
+  // Training mode applies the config's dropout as transformers' model.train()
+  // does — GPT-2: embd_pdrop, attn_pdrop, resid_pdrop (transformers' default
+  // 0.1 each when absent); LLaMA family: attention_dropout (default 0). Off by
+  // default (eval mode, what from_pretrained gives). Masks come from a
+  // generator seeded with init()'s seed (load(): 0) and advanced by every
+  // training-mode forward pass; set_dropout_seed() restarts it.
+  void set_training(bool training);
+  bool training() const;
+  void set_dropout_seed(uint64_t seed);
+
   // ids: batch·seq token ids, row-major [batch, seq]; positions restart at 0
   // in each row (no padding). Returns logits [batch·seq, vocab].
   Var logits(std::span<const int32_t> ids, int64_t batch, int64_t seq);
@@ -69,6 +79,7 @@ class LanguageModel {
   // layout as ids; -100 is ignored), as transformers' loss when targets are
   // the labels shifted by one. The lm_head product and the loss are fused
   // (the [batch·seq, vocab] logits are never stored whole).
+  // 
   Var loss(std::span<const int32_t> ids, std::span<const int32_t> targets, int64_t batch, int64_t seq);
 
   // Writes config.json and model.safetensors (f32, HF names, tied weights
