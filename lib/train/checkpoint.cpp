@@ -125,14 +125,21 @@ void write_training_state(const std::string& path, const TrainingState& s) {
 
 TrainingState read_training_state(const std::string& path) {
   auto file = MappedFile::open(path, LoadMode::Read);
-  const uint8_t* p = file->data();
-  const size_t size = file->size();
+  return parse_training_state({file->data(), file->size()}, path);
+}
+
+TrainingState parse_training_state(std::span<const uint8_t> bytes, const std::string& path) {
+  const uint8_t* p = bytes.data();
+  const size_t size = bytes.size();
   if (size < 24 || std::memcmp(p, kStateMagic, 8) != 0) fail(path, ": not a trustformers training state");
   const uint64_t payload_size = get_u64(p + 8), compressed_size = get_u64(p + 16);
   if (compressed_size != size - 24)
     fail(path, ": truncated or padded: the header promises ", compressed_size, " compressed bytes, the file has ",
          size - 24);
-  if (payload_size < 8 || payload_size > kMaxPayloadBytes) fail(path, ": implausible payload size ", payload_size);
+  // zstd expands at most ~32768:1 (a 128 KiB RLE block from a few bytes):
+  // a larger claim is a corrupt header, refused before allocating for it.
+  if (payload_size < 8 || payload_size > kMaxPayloadBytes || payload_size > compressed_size * 32768 + (1u << 20))
+    fail(path, ": implausible payload size ", payload_size, " for ", compressed_size, " compressed bytes");
   const unsigned long long frame_size = ZSTD_getFrameContentSize(p + 24, compressed_size);
   if (frame_size != payload_size) fail(path, ": corrupt: the zstd frame does not hold ", payload_size, " bytes");
   std::vector<uint8_t> payload(payload_size);

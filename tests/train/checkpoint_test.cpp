@@ -183,6 +183,9 @@ TEST(Checkpoint, CorruptStateFilesFailWithOneLine) {
   std::string size_lie = good;
   size_lie[8] ^= 0x01;  // payload size
   EXPECT_NE(err(size_lie).find("corrupt"), std::string::npos);
+  std::string huge = good;
+  huge[13] = 0x10;  // a payload of terabytes claimed by a small file: refused before allocating
+  EXPECT_NE(err(huge).find("implausible payload size"), std::string::npos);
   EXPECT_NE(error_of([&] { read_training_state(dir / "missing.zst"); }).find("missing.zst"), std::string::npos);
 }
 

@@ -53,6 +53,8 @@ struct TrainingState {
 
 void write_training_state(const std::string& path, const TrainingState& state);  // atomic
 TrainingState read_training_state(const std::string& path);
+// The same from bytes in memory (fuzzers, tests); `name` is used in errors.
+TrainingState parse_training_state(std::span<const uint8_t> bytes, const std::string& name);
 // Checks that `params` are the parameters the state was saved for (same
 // names, order and shapes): a one-line tf::Error naming the first mismatch.
 void check_state_params(const TrainingState& state, std::span<const NamedParam> params, const std::string& origin);
