@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -88,6 +89,61 @@ TEST(TfRunTrain, CheckpointPerplexityEqualsTheLastEval) {
   ASSERT_EQ(g.exit_code, 0) << g.err;
   const std::vector<json> grecords = test::json_records(g.out);
   ASSERT_TRUE(last_of(grecords, "generation"));
+}
+
+TEST(TfRunTrain, TextClassifierCheckpointRunsInTfRunClassify) {
+  // tf-run classify's probabilities on the valid lines give the loss and
+  // accuracy of the training loop's last eval record
+  test::TempDir dir;
+  const char* happy[] = {"joy", "merry", "glad", "sweet", "fair", "love"};
+  const char* grim[] = {"woe", "grief", "death", "foul", "curse", "tears"};
+  std::string train_lines, valid_lines, corpus;
+  for (int i = 0; i < 100; ++i) {
+    const bool pos = (i * 7 + i / 3) % 2 == 0;
+    std::string text;
+    for (int w = 0; w < 4 + i % 3; ++w) text += std::string(w ? " " : "") + (pos ? happy : grim)[(i * 5 + w * 3) % 6];
+    if (i % 9 == 4) text += std::string(" ") + (pos ? grim : happy)[i % 6];  // some noise
+    corpus += text + "\n";
+    (i < 80 ? train_lines : valid_lines) += json{{"text", text}, {"label", pos ? "happy" : "grim"}}.dump() + "\n";
+  }
+  std::ofstream(dir / "train.jsonl") << train_lines;
+  std::ofstream(dir / "valid.jsonl") << valid_lines;
+  const std::string model = dir / "bert";
+  fs::create_directories(model);
+  const std::string tok = train_tokenizer(corpus, {TokenizerAlgorithm::WordPiece, 60, 1});
+  std::ofstream(model + "/tokenizer.json") << tok;
+  write_json_file(model + "/config.json",
+                  {{"model_type", "bert"}, {"architectures", {"BertForMaskedLM"}}, {"hidden_size", 32},
+                   {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"intermediate_size", 64},
+                   {"max_position_embeddings", 64}, {"type_vocab_size", 2}, {"hidden_act", "gelu"},
+                   {"layer_norm_eps", 1e-12}, {"pad_token_id", 0},
+                   {"vocab_size", Tokenizer::from_hf_json(tok, "", "tok").vocab_size()}});
+  auto t = run_shell("tf-run train --task classify-text --model-config " + model + " -f " + dir / "train.jsonl" +
+                     " --valid-data " + dir / "valid.jsonl" + " --steps 12 -b 8 -c 64 --lr 3e-3 -t 1 -o " +
+                     dir / "out");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::vector<json> records = test::json_records(t.out);
+  const json* eval = last_of(records, "eval");
+  ASSERT_TRUE(eval);
+  EXPECT_EQ((*eval)["n_samples"], 20);
+
+  auto c = run_shell("tf-run classify -m " + dir / "out/final" + " --jsonl-in " + dir / "valid.jsonl" +
+                     " --top-k 2 -t 1");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::vector<std::string> truth;
+  for (const json& line : test::json_records(valid_lines)) truth.push_back(line["label"]);
+  double nll = 0;
+  int correct = 0, n = 0;
+  for (const json& r : test::json_records(c.out)) {
+    const std::string& want = truth.at(r["line"].get<size_t>() - 1);
+    correct += r["labels"][0]["label"] == want;
+    for (const json& l : r["labels"])
+      if (l["label"] == want) nll -= std::log(l["score"].get<double>());
+    ++n;
+  }
+  ASSERT_EQ(n, 20);
+  EXPECT_NEAR(nll / n, (*eval)["loss"].get<double>(), 1e-5);
+  EXPECT_DOUBLE_EQ(double(correct) / n, (*eval)["accuracy"].get<double>());
 }
 
 TEST(TfRunTrain, BadInputIsOneLineAndExitOne) {
