@@ -66,8 +66,17 @@ nlohmann::json json_from_config(const hf::Config& c, Family family) {
     j["layer_norm_epsilon"] = c.norm_eps;
     j["activation_function"] = c.activation == hf::Activation::Gelu ? "gelu" : "gelu_new";
   } else {
-    j["architectures"] = {"LlamaForCausalLM"};
-    j["model_type"] = "llama";
+    switch (c.arch) {
+      case hf::Arch::Qwen2: j["architectures"] = {"Qwen2ForCausalLM"}; break;  // q/k/v biases are implied
+      case hf::Arch::Mistral:
+        j["architectures"] = {"MistralForCausalLM"};
+        j["sliding_window"] = c.sliding_window > 0 ? nlohmann::json(c.sliding_window) : nlohmann::json(nullptr);
+        break;
+      default:
+        j["architectures"] = {"LlamaForCausalLM"};
+        j["model_type"] = "llama";
+        j["attention_bias"] = c.qkv_bias;
+    }
     j["hidden_size"] = c.hidden_size;
     j["intermediate_size"] = c.intermediate_size;
     j["num_hidden_layers"] = c.num_layers;
@@ -77,7 +86,6 @@ nlohmann::json json_from_config(const hf::Config& c, Family family) {
     j["max_position_embeddings"] = c.max_position_embeddings;
     j["rms_norm_eps"] = c.norm_eps;
     j["rope_theta"] = c.rope.theta;
-    j["attention_bias"] = c.qkv_bias;
     j["hidden_act"] = "silu";
   }
   return j;
@@ -334,6 +342,10 @@ std::unique_ptr<LanguageModel> LanguageModel::load(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   impl->config = w.config();
   if (w.from_gguf()) {
+    switch (impl->config.arch) {
+      case hf::Arch::Gpt2: case hf::Arch::Llama: case hf::Arch::Mistral: case hf::Arch::Qwen2: break;
+      default: fail("train: ", path, ": model type ", hf::arch_name(impl->config.arch), " is not trainable yet");
+    }
     const Family family = impl->config.arch == hf::Arch::Gpt2 ? Family::Gpt2 : Family::Llama;
     impl->json = json_from_config(impl->config, family);
     impl->config = hf::parse_config(impl->json.dump(), path + " (config from GGUF metadata)");
