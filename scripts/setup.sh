@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   clang libclang-rt-14-dev
-  libopenblas-dev libcli11-dev nlohmann-json3-dev libzstd-dev libssl-dev libsentencepiece-dev
+  libopenblas-dev libcli11-dev nlohmann-json3-dev libzstd-dev zlib1g-dev libssl-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcre2-dev libicu-dev
 )

@@ -45,6 +45,60 @@ void Optimizer::zero_grad() {
     for (Var& p : g.params) p.zero_grad();
 }
 
+OptimizerState Optimizer::state_skeleton(const std::string& kind) const {
+  OptimizerState s;
+  s.kind = kind;
+  s.steps = steps_;
+  s.lr = lr_;
+  s.groups.resize(groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (const Var& p : groups_[g].params) s.groups[g].push_back({p.name(), p.numel(), 0, {}});
+  return s;
+}
+
+void Optimizer::check_state(const OptimizerState& s, const std::string& kind) const {
+  if (s.kind != kind) fail("optimizer state: saved by '", s.kind, "', loading into '", kind, "'");
+  if (s.steps < 0) fail("optimizer state: negative step count ", s.steps);
+  if (s.groups.size() != groups_.size())
+    fail("optimizer state: ", s.groups.size(), " parameter groups saved, the optimizer has ", groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (s.groups[g].size() != groups_[g].params.size())
+      fail("optimizer state: group ", g, " has ", s.groups[g].size(), " parameters saved, the optimizer has ",
+           groups_[g].params.size());
+    for (size_t i = 0; i < s.groups[g].size(); ++i) {
+      const OptimizerState::Param& sp = s.groups[g][i];
+      const Var& p = groups_[g].params[i];
+      if (sp.name != p.name() || sp.numel != p.numel())
+        fail("optimizer state: group ", g, " parameter ", i, " saved as '", sp.name, "' (", sp.numel,
+             " elements), the optimizer has '", p.name(), "' (", p.numel(), " elements)");
+      if (sp.steps < 0) fail("optimizer state: parameter '", sp.name, "': negative step count");
+      for (const OptimizerState::Buffer& b : sp.buffers)
+        if (int64_t(b.data.size()) != p.numel())
+          fail("optimizer state: parameter '", sp.name, "' buffer '", b.name, "' has ", b.data.size(),
+               " elements, the parameter ", p.numel());
+    }
+  }
+}
+
+namespace {
+// The buffers of one saved parameter by name: all of `names` or none.
+std::vector<const std::vector<float>*> saved_buffers(const OptimizerState::Param& p,
+                                                     std::initializer_list<const char*> names) {
+  std::vector<const std::vector<float>*> found;
+  if (p.buffers.empty()) return found;
+  if (p.buffers.size() != names.size())
+    fail("optimizer state: parameter '", p.name, "' has ", p.buffers.size(), " buffers, expected ", names.size());
+  for (const char* n : names) {
+    const OptimizerState::Buffer* b = nullptr;
+    for (const OptimizerState::Buffer& x : p.buffers)
+      if (x.name == n) b = &x;
+    if (!b) fail("optimizer state: parameter '", p.name, "' lacks buffer '", n, "'");
+    found.push_back(&b->data);
+  }
+  return found;
+}
+}  // namespace
+
 Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options) : Optimizer(std::move(groups)), opt_(options) {
   if (opt_.nesterov && (opt_.momentum <= 0.0f || opt_.dampening != 0.0f))
     fail("SGD: Nesterov momentum needs momentum > 0 and dampening 0");
@@ -54,6 +108,7 @@ Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options) : Optimizer(std::mo
 }
 
 void Sgd::step() {
+  ++steps_;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     ParamGroup& group = groups_[gi];
     const float lr = lr_ * group.lr_scale, wd = group.weight_decay.value_or(opt_.weight_decay);
@@ -80,6 +135,27 @@ void Sgd::step() {
   }
 }
 
+OptimizerState Sgd::export_state() const {
+  OptimizerState s = state_skeleton("sgd");
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i)
+      if (!momentum_[g][i].empty()) s.groups[g][i].buffers.push_back({"momentum_buffer", momentum_[g][i]});
+  return s;
+}
+
+void Sgd::import_state(const OptimizerState& s) {
+  check_state(s, "sgd");
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      auto b = saved_buffers(s.groups[g][i], {"momentum_buffer"});
+      if (!b.empty() && opt_.momentum == 0.0f)
+        fail("optimizer state: momentum buffers saved, but this SGD has momentum 0");
+      momentum_[g][i] = b.empty() ? std::vector<float>{} : *b[0];
+    }
+  steps_ = s.steps;
+  lr_ = s.lr;
+}
+
 Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options) : Optimizer(std::move(groups)), opt_(options) {
   lr_ = opt_.lr;
   state_.resize(groups_.size());
@@ -87,7 +163,7 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options) : Optimizer(std:
 }
 
 void Adam::step() {
-  ++t_;
+  ++steps_;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     ParamGroup& group = groups_[gi];
     const float lr = lr_ * group.lr_scale, wd = group.weight_decay.value_or(opt_.weight_decay);
@@ -119,6 +195,36 @@ void Adam::step() {
       });
     }
   }
+}
+
+OptimizerState Adam::export_state() const {
+  OptimizerState s = state_skeleton("adam");
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      const State& st = state_[g][i];
+      OptimizerState::Param& p = s.groups[g][i];
+      p.steps = st.t;
+      if (!st.m.empty()) p.buffers = {{"exp_avg", st.m}, {"exp_avg_sq", st.v}};
+    }
+  return s;
+}
+
+void Adam::import_state(const OptimizerState& s) {
+  check_state(s, "adam");
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      const OptimizerState::Param& p = s.groups[g][i];
+      auto b = saved_buffers(p, {"exp_avg", "exp_avg_sq"});
+      if (b.empty() != (p.steps == 0))
+        fail("optimizer state: parameter '", p.name, "' has ", p.steps, " steps but ",
+             b.empty() ? "no" : "saved", " moments");
+      State& st = state_[g][i];
+      st.t = p.steps;
+      st.m = b.empty() ? std::vector<float>{} : *b[0];
+      st.v = b.empty() ? std::vector<float>{} : *b[1];
+    }
+  steps_ = s.steps;
+  lr_ = s.lr;
 }
 
 float LrSchedule::at(int64_t step) const {

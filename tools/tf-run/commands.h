@@ -14,5 +14,6 @@ void add_perplexity(CLI::App& app);
 // embed, fill-mask, classify, token-classify, qa, zero-shot
 void add_pipelines(CLI::App& app);
 void add_imatrix(CLI::App& app);
+void add_train(CLI::App& app);
 
 }  // namespace tf::run

@@ -4,7 +4,7 @@
 #include "tf-run/commands.h"
 
 int main(int argc, char** argv) {
-  return tf::tool::run("tf-run", "trustformers inference: generate, forward, perplexity, tokenize, detokenize, train-tokenizer, embed, fill-mask, classify, token-classify, qa, zero-shot", argc, argv,
+  return tf::tool::run("tf-run", "trustformers inference: generate, forward, perplexity, tokenize, detokenize, train-tokenizer, embed, fill-mask, classify, token-classify, qa, zero-shot; train", argc, argv,
                        [](CLI::App& app) {
                          app.require_subcommand(1);
                          tf::run::add_generate(app);
@@ -15,5 +15,6 @@ int main(int argc, char** argv) {
                          tf::run::add_train_tokenizer(app);
                          tf::run::add_pipelines(app);
                          tf::run::add_imatrix(app);
+                         tf::run::add_train(app);
                        });
 }

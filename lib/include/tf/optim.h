@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "tf/autograd.h"
@@ -25,6 +26,29 @@ struct ParamGroup {
 // (ndim < 2) get weight_decay 0.
 std::vector<ParamGroup> decay_groups(const std::vector<Var>& params);
 
+// Everything an optimizer carries from one step to the next, for training
+// checkpoints: per parameter (in group order, then parameter order) its step
+// count and its buffers under PyTorch's state names ("momentum_buffer";
+// "exp_avg", "exp_avg_sq"). A parameter that has not been stepped yet has no
+// buffers. Importing it into an optimizer built over the same parameters
+// continues exactly where the exporting one stopped.
+struct OptimizerState {
+  struct Buffer {
+    std::string name;
+    std::vector<float> data;
+  };
+  struct Param {
+    std::string name;  // the parameter's name, checked on import
+    int64_t numel = 0;
+    int64_t steps = 0;
+    std::vector<Buffer> buffers;
+  };
+  std::string kind;  // "sgd" or "adam"
+  int64_t steps = 0; // step() calls
+  float lr = 0.0f;
+  std::vector<std::vector<Param>> groups;
+};
+
 class Optimizer {
  public:
   explicit Optimizer(std::vector<ParamGroup> groups);
@@ -36,8 +60,18 @@ class Optimizer {
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
+  int64_t steps() const { return steps_; }
+
+  virtual OptimizerState export_state() const = 0;
+  // Replaces the state; a state of another kind, another number of groups or
+  // parameters, other names or sizes is a one-line tf::Error.
+  virtual void import_state(const OptimizerState& state) = 0;
 
  protected:
+  // The parts every optimizer shares; import_state checks them first.
+  OptimizerState state_skeleton(const std::string& kind) const;
+  void check_state(const OptimizerState& state, const std::string& kind) const;
+  int64_t steps_ = 0;
   std::vector<ParamGroup> groups_;
   float lr_ = 0.0f;
 };
@@ -55,6 +89,8 @@ class Sgd : public Optimizer {
   Sgd(std::vector<ParamGroup> groups, SgdOptions options);
   Sgd(std::vector<Var> params, SgdOptions options) : Sgd(std::vector<ParamGroup>{{std::move(params), {}, 1.0f}}, options) {}
   void step() override;
+  OptimizerState export_state() const override;
+  void import_state(const OptimizerState& state) override;
 
  private:
   SgdOptions opt_;
@@ -77,7 +113,8 @@ class Adam : public Optimizer {
   Adam(std::vector<ParamGroup> groups, AdamOptions options);
   Adam(std::vector<Var> params, AdamOptions options) : Adam(std::vector<ParamGroup>{{std::move(params), {}, 1.0f}}, options) {}
   void step() override;
-  int64_t steps() const { return t_; }
+  OptimizerState export_state() const override;
+  void import_state(const OptimizerState& state) override;
 
  private:
   struct State {
@@ -86,7 +123,6 @@ class Adam : public Optimizer {
   };
   AdamOptions opt_;
   std::vector<std::vector<State>> state_;
-  int64_t t_ = 0;
 };
 
 // AdamW: Adam with decoupled weight decay (default 0.01, as PyTorch).
