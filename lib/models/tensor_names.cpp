@@ -44,7 +44,8 @@ const NameTable kGpt2 = {
      {"ln_2", "ffn_norm"},
      {"mlp.c_fc", "ffn_up"},
      {"mlp.c_proj", "ffn_down"}},
-    {{"transformer.wte", "token_embd"}, {"transformer.wpe", "position_embd"}, {"transformer.ln_f", "output_norm"}},
+    {{"transformer.wte", "token_embd"}, {"transformer.wpe", "position_embd"}, {"transformer.ln_f", "output_norm"},
+     {"lm_head", "output"}},  // GPT-2's head is tied in transformers; llama.cpp's GGUF stores a copy as output
 };
 
 const NameTable kGptNeoX = {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/test_paths.h"
+#include "tf/convert.h"
 #include "tf/model.h"
 #include "tf/optim.h"
 #include "tf/rng.h"
@@ -233,6 +234,24 @@ TEST(LanguageModel, LlamaShakespeareGgufEqualsFolder) {
       ASSERT_NEAR(a[i].var.data()[j], b[i].var.data()[j], 2e-3 * std::fabs(a[i].var.data()[j]) + 1e-6)
           << a[i].name << " " << j;
   }
+}
+
+// llama.cpp's GPT-2 GGUF (what tf-convert writes too) stores the tied head as
+// output.weight: it loads as an untied lm_head equal to the embeddings.
+TEST(LanguageModel, Gpt2GgufLoadsWithItsHeadCopy) {
+  TF_REQUIRE_SHARED_MODELS();
+  const auto dir = test::shared_models() / "trained" / "gpt2-shakespeare";
+  test::TempDir tmp;
+  const std::string gguf = tmp / "gpt2.gguf";
+  HfToGgufOptions opt;
+  opt.outtype = "f32";
+  convert_hf_to_gguf(dir.string(), gguf, opt);
+  auto from_folder = LanguageModel::load(dir.string());
+  auto from_gguf = LanguageModel::load(gguf);
+  const std::vector<int32_t> ids = {10, 20, 30, 40, 50, 60};
+  Var a = from_folder->logits(ids, 1, 6), b = from_gguf->logits(ids, 1, 6);
+  ASSERT_EQ(a.value().shape(), b.value().shape());
+  for (int64_t i = 0; i < a.value().numel(); ++i) ASSERT_NEAR(a.data()[i], b.data()[i], 1e-4) << i;
 }
 
 }  // namespace
