@@ -92,7 +92,6 @@ void* allocate_weight_memory(size_t bytes) {
   const uintptr_t end = (aligned + bytes + uintptr_t(page) - 1) / uintptr_t(page) * uintptr_t(page);
   if (aligned > start) munmap(raw, aligned - start);
   if (start + len > end) munmap(reinterpret_cast<void*>(end), start + len - end);
-  madvise(reinterpret_cast<void*>(aligned), end - aligned, MADV_HUGEPAGE);  // advice only: may be refused
   return reinterpret_cast<void*>(aligned);
 }
 
