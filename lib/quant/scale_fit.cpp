@@ -253,10 +253,10 @@ void fit_scale_min_ref_batch(int groups, int n, int nmax, const float* x, const 
     for (; g + 8 <= groups; g += 8)
       avx2::fit_scale_min_ref_x8(n, nmax, x + g * n, weights + g * n, L + g * n, neg_min + g, scales + g, rmin, rdelta,
                                  nstep, use_mad);
-  uint8_t Laux[256];
+  std::vector<uint8_t> Laux(size_t(g < groups ? n : 0));
   for (; g < groups; ++g)
-    scales[g] = fit_scale_min_ref(n, nmax, x + g * n, weights + g * n, L + g * n, &neg_min[g],
-                                  n <= 256 ? Laux : std::vector<uint8_t>(size_t(n)).data(), rmin, rdelta, nstep, use_mad);
+    scales[g] = fit_scale_min_ref(n, nmax, x + g * n, weights + g * n, L + g * n, &neg_min[g], Laux.data(), rmin,
+                                  rdelta, nstep, use_mad);
 }
 
 float fit_scale_min_weighted(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,

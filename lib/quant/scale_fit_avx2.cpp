@@ -26,6 +26,13 @@ inline __m256 error_term(__m256 diff, bool use_mad) {
   return use_mad ? _mm256_andnot_ps(_mm256_set1_ps(-0.0f), diff) : _mm256_mul_ps(diff, diff);
 }
 
+// out[i] = element i of the 8 groups of n floats that follow each other at p.
+inline void transpose8(const float* p, int n, __m256 out[]) {
+  for (int i = 0; i < n; ++i)
+    out[i] = _mm256_setr_ps(p[i], p[n + i], p[2 * n + i], p[3 * n + i], p[4 * n + i], p[5 * n + i], p[6 * n + i],
+                            p[7 * n + i]);
+}
+
 }  // namespace
 
 // x, weights: 8 groups of n (n <= 32) one after the other; L: 8 groups of n
@@ -34,12 +41,8 @@ void fit_scale_min_ref_x8(int n, int nmax, const float* x, const float* weights,
                           float* scale_out, float rmin, float rdelta, int nstep, bool use_mad) {
   // transposed: X[i] holds element i of the 8 groups
   __m256 X[32] = {}, W[32] = {};
-  for (int i = 0; i < n; ++i) {
-    X[i] = _mm256_setr_ps(x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i], x[6 * n + i],
-                          x[7 * n + i]);
-    W[i] = _mm256_setr_ps(weights[i], weights[n + i], weights[2 * n + i], weights[3 * n + i], weights[4 * n + i],
-                          weights[5 * n + i], weights[6 * n + i], weights[7 * n + i]);
-  }
+  transpose8(x, n, X);
+  transpose8(weights, n, W);
   __m256 min = X[0], max = X[0];
   __m256 sum_w = W[0];
   __m256 sum_x = _mm256_mul_ps(sum_w, X[0]);
@@ -120,14 +123,11 @@ void fit_scale_min_ref_x8(int n, int nmax, const float* x, const float* weights,
 // elements: weights x² or importance (8 groups of n, or nullptr).
 void fit_symmetric_x8(int n, int nmax, const float* x, int8_t* L, float* scale_out, const float* importance) {
   __m256 X[32] = {}, W[32] = {};
-  for (int i = 0; i < n; ++i) {
-    X[i] = _mm256_setr_ps(x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i], x[6 * n + i],
-                          x[7 * n + i]);
-    W[i] = importance ? _mm256_setr_ps(importance[i], importance[n + i], importance[2 * n + i], importance[3 * n + i],
-                                       importance[4 * n + i], importance[5 * n + i], importance[6 * n + i],
-                                       importance[7 * n + i])
-                      : _mm256_mul_ps(X[i], X[i]);
-  }
+  transpose8(x, n, X);
+  if (importance)
+    transpose8(importance, n, W);
+  else
+    for (int i = 0; i < n; ++i) W[i] = _mm256_mul_ps(X[i], X[i]);
   const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
   __m256 max = zero, amax = zero;
   for (int i = 0; i < n; ++i) {

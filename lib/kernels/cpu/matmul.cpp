@@ -213,6 +213,17 @@ size_t gemv_max_m(int level, bool bf16_engine) {
 // crossover below 16 was not measured.
 constexpr size_t kGemmRowsMinM = 16;
 
+// x's rows converted by `prepare` into the call's scratch, x_stride bytes
+// apart, the rows split across the pool (one row runs inline).
+using PrepareXFn = void (*)(const float* x, size_t ldx, size_t M, size_t K, void* dst);
+char* prepare_rows(const MatmulArgs& a, PrepareXFn prepare, size_t x_stride, ThreadPool& pool) {
+  char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
+  pool.parallel_for(a.M, 1, [&](size_t b, size_t e, int) {
+    prepare(a.x + b * a.ldx, a.ldx, e - b, a.K, xp + b * x_stride);
+  });
+  return xp;
+}
+
 void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) {
   // Hand out rows in groups of 4 so every chunk but the last runs the 4-row
   // tiles; aim at >= 32 KiB of W per chunk so the dispatch cost is amortised.
@@ -225,15 +236,7 @@ void run_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool) 
   size_t x_stride = a.ldx * sizeof(float);
   if (tk.prepare_x) {
     x_stride = tk.x_row_bytes(a.K);
-    char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
-    if (a.M == 1) {
-      tk.prepare_x(a.x, a.ldx, 1, a.K, xp);
-    } else {
-      pool.parallel_for(a.M, 1, [&](size_t b, size_t e, int) {
-        tk.prepare_x(a.x + b * a.ldx, a.ldx, e - b, a.K, xp + b * x_stride);
-      });
-    }
-    x = xp;
+    x = prepare_rows(a, tk.prepare_x, x_stride, pool);
   }
   if (tk.gemm_rows && a.M >= kGemmRowsMinM) {
     const size_t unit = tk.gemm_rows_unit, units = (a.N + unit - 1) / unit;
@@ -295,13 +298,7 @@ void run_gemm(const MatmulArgs& a, mm::PackWFn pack_w, const mm::GemmKernel& gk,
 // Decode: groups of 16 rows split across threads, the interleaved kernels.
 void run_interleaved_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool, size_t groups, size_t gb) {
   const size_t x_stride = tk.il_x_row_bytes(a.K);
-  char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
-  if (a.M == 1)
-    tk.il_prepare_x(a.x, a.ldx, 1, a.K, xp);
-  else
-    pool.parallel_for(a.M, 1, [&](size_t b, size_t e, int) {
-      tk.il_prepare_x(a.x + b * a.ldx, a.ldx, e - b, a.K, xp + b * x_stride);
-    });
+  const char* xp = prepare_rows(a, tk.il_prepare_x, x_stride, pool);
   // ~32 KiB of W per task amortises the dispatch; for many rows of x (a
   // prompt) single groups already are plenty of work.
   const size_t grain = a.M > 4 ? 1 : std::max<size_t>(1, (32 << 10) / (gb + 1));
@@ -315,10 +312,7 @@ void run_interleaved_gemv(const MatmulArgs& a, const mm::TypeKernels& tk, Thread
 // them, which unpacks W once per call into what its microkernel multiplies.
 void run_interleaved_gemm(const MatmulArgs& a, const mm::TypeKernels& tk, ThreadPool& pool, size_t groups) {
   const size_t x_stride = tk.x_row_bytes(a.K);
-  char* xp = reinterpret_cast<char*>(a_scratch().get((a.M * x_stride + 3) / 4));
-  pool.parallel_for(a.M, 1, [&](size_t b, size_t e, int) {
-    tk.prepare_x(a.x + b * a.ldx, a.ldx, e - b, a.K, xp + b * x_stride);
-  });
+  const char* xp = prepare_rows(a, tk.prepare_x, x_stride, pool);
   const size_t row_bytes = a.K / traits(a.w_type).block_size * traits(a.w_type).type_size;
   const size_t per_unit = std::max<size_t>(1, tk.gemm_rows_unit / mm::kInterleaveRows);  // groups per GEMM panel
   const size_t units = (groups + per_unit - 1) / per_unit;
