@@ -102,20 +102,30 @@ void add_round_trip_error(DType t, const uint8_t* q, uint64_t q_row_bytes, const
   }
 }
 
-void to_f32(DType t, const uint8_t* src, float* dst, int64_t nrows, int64_t ncols, ThreadPool& pool) {
+void rows_to_f32(DType t, const uint8_t* src, float* dst, int64_t nrows, int64_t ncols) {
   const uint64_t row = *row_bytes(t, uint64_t(ncols));
-  pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int) {
-    for (size_t r = r0; r < r1; ++r) {
-      const uint8_t* s = src + r * row;
-      float* d = dst + r * size_t(ncols);
-      switch (t) {
-        case DType::F32: std::memcpy(d, s, size_t(ncols) * 4); break;
-        case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(s), d, size_t(ncols)); break;
-        case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(s), d, size_t(ncols)); break;
-        default: dequantize_row(t, s, d, ncols);
-      }
+  for (int64_t r = 0; r < nrows; ++r) {
+    const uint8_t* s = src + uint64_t(r) * row;
+    float* d = dst + r * ncols;
+    switch (t) {
+      case DType::F32: std::memcpy(d, s, size_t(ncols) * 4); break;
+      case DType::F16: f16_to_f32(reinterpret_cast<const uint16_t*>(s), d, size_t(ncols)); break;
+      case DType::BF16: bf16_to_f32(reinterpret_cast<const uint16_t*>(s), d, size_t(ncols)); break;
+      default: dequantize_row(t, s, d, ncols);
     }
-  });
+  }
+}
+
+// Rows [r, r + n) of a source tensor as f32: in place when it is f32,
+// else converted into a per-thread buffer of the chunk (which stays in
+// cache for the quantizer and the error after it).
+const float* chunk_as_f32(DType t, const uint8_t* src, int64_t r, int64_t n, int64_t ncols) {
+  const uint64_t row = *row_bytes(t, uint64_t(ncols));
+  if (t == DType::F32) return reinterpret_cast<const float*>(src + uint64_t(r) * row);
+  thread_local std::vector<float> chunk;
+  chunk.resize(size_t(n * ncols));
+  rows_to_f32(t, src + uint64_t(r) * row, chunk.data(), n, ncols);
+  return chunk.data();
 }
 
 struct Job {
@@ -247,10 +257,10 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
     rep.imatrix = !j.importance.empty();
   }
 
-  // Tensors are produced one at a time; their buffers are reused so that
-  // only the largest tensor's pages are ever faulted in and zeroed.
-  std::vector<float> f32_buffer;
-  std::vector<uint8_t> dst_buffer;
+  // Tensors are produced one at a time; the output buffer is reused so that
+  // only the largest tensor's pages are ever faulted in.
+  std::unique_ptr<uint8_t[]> dst_buffer;
+  uint64_t dst_capacity = 0;
   auto produce = [&, in_file = &file](size_t i) {
     return [&, i, in_file](AtomicFile& sink) {
       const auto t_start = Clock::now();
@@ -264,18 +274,29 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
         const int64_t nrows = int64_t(rep.params / uint64_t(ncols));
         const int64_t rows_per_mat = j.info->ne.size() > 1 ? int64_t(j.info->ne[1]) : 1;
         const uint64_t dst_row = *row_bytes(rep.to, uint64_t(ncols));
-        if (f32_buffer.size() < rep.params) f32_buffer.resize(rep.params);
-        if (dst_buffer.size() < rep.bytes_out) dst_buffer.resize(rep.bytes_out);
-        std::span<float> f32(f32_buffer.data(), size_t(rep.params));
-        std::span<uint8_t> dst(dst_buffer.data(), size_t(rep.bytes_out));
-        to_f32(rep.from, src, f32.data(), nrows, ncols, pool);
+        if (dst_capacity < rep.bytes_out) {
+          dst_buffer.reset();  // not zeroed: every byte is written before it is read
+          dst_buffer.reset(new uint8_t[rep.bytes_out]);
+          dst_capacity = rep.bytes_out;
+        }
+        std::span<uint8_t> dst(dst_buffer.get(), size_t(rep.bytes_out));
         const Hessian* hessian = calibration ? calibration->hessian(j.info->name) : nullptr;
         // the round-trip error, per thread then summed
         std::vector<double> err(size_t(pool.size()), 0.0), sq(size_t(pool.size()), 0.0);
         if (hessian && gptq_supports(rep.to) && rows_per_mat == nrows) {
-          std::vector<float> work(f32.begin(), f32.end());  // compensated in place; f32 stays the reference for the error
+          // GPTQ compensates the whole matrix in place; f32 stays the reference for the error
+          std::vector<float> f32(size_t(rep.params));
+          pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int) {
+            const uint64_t row = *row_bytes(rep.from, uint64_t(ncols));
+            rows_to_f32(rep.from, src + r0 * row, f32.data() + r0 * size_t(ncols), int64_t(r1 - r0), ncols);
+          });
+          std::vector<float> work(f32);
           gptq_quantize(rep.to, work.data(), dst.data(), nrows, ncols, *hessian,
                         j.importance.empty() ? nullptr : j.importance.data(), pool);
+          pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int tid) {
+            add_round_trip_error(rep.to, dst.data() + r0 * dst_row, dst_row, f32.data() + r0 * size_t(ncols),
+                                 int64_t(r1 - r0), ncols, err[size_t(tid)], sq[size_t(tid)]);
+          });
           rep.gptq = true;
         } else {
           // chunks of >= 16384 elements, as llama.cpp hands its threads; a
@@ -287,17 +308,13 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
             pool.parallel_for(size_t(rows_per_mat), size_t(grain), [&](size_t r0, size_t r1, int tid) {
               const int64_t r = m * rows_per_mat + int64_t(r0), n = int64_t(r1 - r0);
               uint8_t* q = dst.data() + uint64_t(r) * dst_row;
-              quantize_rows(rep.to, f32.data() + r * ncols, q, n, ncols, imp);
+              const float* x = chunk_as_f32(rep.from, src, r, n, ncols);
+              quantize_rows(rep.to, x, q, n, ncols, imp);
               // measured while the chunk is still in cache: no second pass over the tensor
-              add_round_trip_error(rep.to, q, dst_row, f32.data() + r * ncols, n, ncols, err[size_t(tid)], sq[size_t(tid)]);
+              add_round_trip_error(rep.to, q, dst_row, x, n, ncols, err[size_t(tid)], sq[size_t(tid)]);
             });
           }
         }
-        if (rep.gptq)
-          pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int tid) {
-            add_round_trip_error(rep.to, dst.data() + r0 * dst_row, dst_row, f32.data() + r0 * size_t(ncols),
-                                 int64_t(r1 - r0), ncols, err[size_t(tid)], sq[size_t(tid)]);
-          });
         for (size_t t = 0; t < err.size(); ++t) rep.sum_sq_err += err[t], rep.sum_sq += sq[t];
         sink.write(dst.data(), dst.size());
       }

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <cstring>
 
+namespace tf::quant {
+struct BlockQ8_0;
+}
 namespace tf::quant::detail {
 
 // Round to nearest, ties to even, for |x| < 2^22: adding 1.5 * 2^23 puts the
@@ -51,6 +54,7 @@ void fit_scale_min_ref_batch(int groups, int n, int nmax, const float* x, const 
 void fit_symmetric_batch(int groups, int n, int nmax, const float* x, int8_t* L, float* scales, int mode,
                          const float* importance);
 namespace avx2 {
+int64_t quantize_q8_0(const float* x, tf::quant::BlockQ8_0* y, int64_t blocks);
 void fit_symmetric_x8(int n, int nmax, const float* x, int8_t* L, float* scales, const float* importance);
 void fit_scale_min_ref_x8(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* neg_min,
                           float* scales, float rmin, float rdelta, int nstep, bool use_mad);

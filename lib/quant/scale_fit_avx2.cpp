@@ -12,6 +12,9 @@
 
 #include <cstdint>
 
+#include "quant/blocks.h"
+#include "tf/half.h"
+
 namespace tf::quant::detail::avx2 {
 
 namespace {
@@ -184,4 +187,49 @@ void fit_symmetric_x8(int n, int nmax, const float* x, int8_t* L, float* scale_o
   for (int g = 0; g < 8; ++g) scale_out[g] = d[g] != 0 ? 0.f : s[g];
 }
 
+// Q8_0 of `blocks` blocks of 32 (legacy.cpp's scalar quantize_q8_0, which is
+// ggml's reference): the scale from the block's absolute maximum, the codes
+// rounded half away from zero as roundf does — truncate, then step away from
+// zero where the exact remainder is at least one half. Returns the number of
+// blocks done: it stops before a block holding a NaN, whose maximum depends
+// on the scalar loop's order, and leaves it to the caller.
+int64_t quantize_q8_0(const float* x, BlockQ8_0* y, int64_t blocks) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  for (int64_t b = 0; b < blocks; ++b, x += kQK8_0) {
+    __m256 v[4], amax = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 8 * k);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[k], v[k], _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_ps(nan)) return b;
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, amax);
+    float m = 0.0f;
+    for (float l : lanes) m = m > l ? m : l;
+    const float d = m / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[b].d = f32_to_f16(d);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 s = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+      const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
+      const __m256 step = _mm256_and_ps(away, _mm256_or_ps(one, _mm256_and_ps(sign, s)));
+      q[k] = _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+    }
+    // The low byte of each int32, as the scalar int8_t cast keeps it (what
+    // degenerate scales, e.g. from subnormal blocks, rely on); the packs
+    // interleave 128-bit lanes, the permute puts the 32 bytes back in order.
+    const __m256i low = _mm256_set1_epi32(0xFF);
+    for (__m256i& v : q) v = _mm256_and_si256(v, low);
+    const __m256i q16a = _mm256_packus_epi32(q[0], q[1]), q16b = _mm256_packus_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(q16a, q16b),
+                                                   _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), q8);
+  }
+  return blocks;
+}
+
 }  // namespace tf::quant::detail::avx2
+

@@ -171,6 +171,30 @@ TEST(QuantEdgeCases, ZerosStayExactZeros) {
   }
 }
 
+// Q8_0 rounds half away from zero (roundf, as ggml's reference quantizer),
+// also on the vector path: blocks whose scale is exactly 1 put codes on
+// ties, both signs; a block holding a NaN goes to the scalar loop.
+TEST(QuantEdgeCases, Q8_0RoundsTiesAwayFromZero) {
+  std::vector<float> x;
+  for (int b = 0; b < 8; ++b) {
+    x.push_back(b % 2 ? -127.0f : 127.0f);  // amax 127: d = 1, codes = round(x)
+    for (int j = 1; j < 32; ++j) x.push_back(float((j * 37 + b * 11) % 253 - 126) + (j % 3 ? 0.5f : 0.49999997f));
+  }
+  for (int j = 0; j < 32; ++j) x.push_back(j == 5 ? NAN : float(j) / 7);  // a NaN block between plain ones
+  for (int j = 0; j < 32; ++j) x.push_back(std::ldexp(float(j - 16), -100));  // tiny
+  for (int j = 0; j < 64; ++j) x.push_back(std::sin(float(j)) * 3.0f);
+  std::vector<uint8_t> q(x.size() / 32 * 34);
+  quantize_rows(DType::Q8_0, x.data(), q.data(), 1, int64_t(x.size()), nullptr);
+  for (size_t b = 0; b < x.size() / 32; ++b) {
+    const float* xb = x.data() + 32 * b;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = amax > std::fabs(xb[j]) ? amax : std::fabs(xb[j]);
+    const float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 32; ++j)
+      ASSERT_EQ(int8_t(q[34 * b + 2 + j]), int8_t(std::round(xb[j] * id))) << "block " << b << " element " << j;
+  }
+}
+
 TEST(QuantEdgeCases, ConstantRowsRoundTripClosely) {
   const std::vector<float> w = testing::golden_importance(512);
   for (float c : {0.5f, -3.0f, 1e-3f}) {
