@@ -71,7 +71,7 @@ struct ThreadPool::State {
   bool all = false;  // run_on_all: every worker must run it
   const std::function<void(int, int)>* all_fn = nullptr;
   const std::function<void(size_t, size_t, int)>* for_fn = nullptr;
-  size_t n = 0, chunk = 1;
+  size_t n = 0, chunk = 1, guided_div = 2;
   std::atomic<size_t> next{0};
   std::atomic<int> pending{0};  // run_on_all: workers yet to run
 
@@ -83,12 +83,17 @@ struct ThreadPool::State {
     if (!error) error = e;
   }
 
+  // Guided: a chunk is 1/(2 * threads) of what is left, never below
+  // `chunk`, so the threads start on long runs and finish together.
   void run_chunks(int index) {
     for (;;) {
-      const size_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= n) return;
+      size_t begin = next.load(std::memory_order_relaxed), size;
+      do {
+        if (begin >= n) return;
+        size = std::max(chunk, (n - begin) / guided_div);
+      } while (!next.compare_exchange_weak(begin, begin + size, std::memory_order_relaxed));
       try {
-        (*for_fn)(begin, std::min(n, begin + chunk), index);
+        (*for_fn)(begin, std::min(n, begin + size), index);
       } catch (...) {
         record(std::current_exception());
       }
@@ -206,7 +211,8 @@ void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(s
   s.all = false;
   s.for_fn = &fn;
   s.n = n;
-  s.chunk = std::max(grain, n / (size_t(n_threads_) * 4));
+  s.chunk = std::max(grain, n / (size_t(n_threads_) * 16));
+  s.guided_div = 2 * size_t(n_threads_);
   s.next.store(0, std::memory_order_relaxed);
   s.error = nullptr;
   s.publish();
