@@ -113,14 +113,26 @@ inline void dot_block(const float* x, size_t ldx, size_t M, size_t K, const type
 
 // One x row against one W row, 64 elements a step in 4 accumulators: a
 // decode step reads each W row front to back as one stream, which the
-// hardware prefetcher follows better than 4 rows read side by side.
+// hardware prefetcher follows better than 4 rows read side by side. It stops
+// at 4 KiB page boundaries, though, so each page would start with demand
+// misses: on entering a page, the first lines of the page two on are
+// prefetched (measured, 2 threads, TinyLlama decode: f32 ~13.5 -> 14.6 tok/s,
+// f16 ~24 -> 28).
+constexpr size_t kPageBytes = 4096, kPagesAhead = 2;
 template <class L>
 inline float dot_row(const float* x, const typename L::T* w, size_t K) {
+  constexpr size_t kStepBytes = 64 * sizeof(typename L::T);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   size_t k = 0;
-  for (; k + 64 <= K; k += 64)
+  for (; k + 64 <= K; k += 64) {
+    const char* p = reinterpret_cast<const char*>(w + k);
+    if ((reinterpret_cast<uintptr_t>(p) & (kPageBytes - 1)) < kStepBytes) {
+      _mm_prefetch(p + kPagesAhead * kPageBytes, _MM_HINT_T0);
+      _mm_prefetch(p + kPagesAhead * kPageBytes + 64, _MM_HINT_T0);
+    }
     for (int u = 0; u < 4; ++u)
       acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16 * u), L::load(w + k + 16 * u), acc[u]);
+  }
   for (; k < K; k += 16) {
     const __mmask16 mask = tail_mask(K - k);
     acc[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, x + k), L::load(w + k, mask), acc[0]);
