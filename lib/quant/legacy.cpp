@@ -261,7 +261,10 @@ void quantize_q8_0(const float* x, void* dst, int64_t n, const float*) {
   const int64_t blocks = n / kQK8_0;
   const bool vector = cpu_level() >= 1;  // the same bytes, without 32 roundf calls a block
   for (int64_t i = 0; i < blocks; ++i) {
-    if (vector && (i += avx2::quantize_q8_0(x + i * kQK8_0, y + i, blocks - i)) == blocks) break;
+    if (vector) {
+      i += avx2::quantize_q8_0(x + i * kQK8_0, y + i, blocks - i);
+      if (i == blocks) break;
+    }
     quantize_q8_0_block(x + i * kQK8_0, y[i]);  // a block holding a NaN, or no AVX2
   }
 }

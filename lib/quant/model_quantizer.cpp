@@ -275,8 +275,8 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
         const int64_t rows_per_mat = j.info->ne.size() > 1 ? int64_t(j.info->ne[1]) : 1;
         const uint64_t dst_row = *row_bytes(rep.to, uint64_t(ncols));
         if (dst_capacity < rep.bytes_out) {
-          dst_buffer.reset();  // not zeroed: every byte is written before it is read
-          dst_buffer.reset(new uint8_t[rep.bytes_out]);
+          dst_buffer.reset();                            // the old one goes first
+          dst_buffer.reset(new uint8_t[rep.bytes_out]);  // not zeroed: every byte is written before it is read
           dst_capacity = rep.bytes_out;
         }
         std::span<uint8_t> dst(dst_buffer.get(), size_t(rep.bytes_out));
@@ -286,9 +286,9 @@ QuantizeResult quantize_model(const std::string& in_arg, const std::string& out,
         if (hessian && gptq_supports(rep.to) && rows_per_mat == nrows) {
           // GPTQ compensates the whole matrix in place; f32 stays the reference for the error
           std::vector<float> f32(size_t(rep.params));
+          const uint64_t src_row = *row_bytes(rep.from, uint64_t(ncols));
           pool.parallel_for(size_t(nrows), 16, [&](size_t r0, size_t r1, int) {
-            const uint64_t row = *row_bytes(rep.from, uint64_t(ncols));
-            rows_to_f32(rep.from, src + r0 * row, f32.data() + r0 * size_t(ncols), int64_t(r1 - r0), ncols);
+            rows_to_f32(rep.from, src + r0 * src_row, f32.data() + r0 * size_t(ncols), int64_t(r1 - r0), ncols);
           });
           std::vector<float> work(f32);
           gptq_quantize(rep.to, work.data(), dst.data(), nrows, ncols, *hessian,
