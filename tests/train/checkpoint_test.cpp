@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/error_of.h"
 #include "common/test_paths.h"
 #include "tf/checkpoint.h"
 #include "tf/error.h"
@@ -15,17 +16,8 @@
 namespace tf::train {
 namespace {
 
+using tf::test::error_of;
 using tf::test::TempDir;
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

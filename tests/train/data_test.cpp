@@ -9,6 +9,7 @@
 #include <numeric>
 #include <set>
 
+#include "common/error_of.h"
 #include "common/test_paths.h"
 #include "tf/error.h"
 #include "tf/train_data.h"
@@ -16,6 +17,7 @@
 namespace tf::train {
 namespace {
 
+using tf::test::error_of;
 using tf::test::TempDir;
 
 void write_file(const std::string& path, std::string_view bytes) {
@@ -26,16 +28,6 @@ void write_file(const std::string& path, std::string_view bytes) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // ---------------------------------------------------------------- order

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/error_of.h"
 #include "common/test_paths.h"
 #include "tf/atomic_file.h"
 #include "tf/checkpoint.h"
@@ -20,17 +21,8 @@ namespace tf::train {
 namespace {
 
 namespace fs = std::filesystem;
+using tf::test::error_of;
 using tf::test::TempDir;
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string corpus() {
   std::string text;
